@@ -1,0 +1,240 @@
+//! The injectable root every read goes through.
+
+use std::fmt;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// A directory prefix for every path the collectors read: `/` on a live machine, a fixture tree
+/// (util-linux dumps, prometheus/procfs fixtures) in tests.
+///
+/// Paths are given as the live machine knows them (`/sys/block/sda/size`) and mapped under the
+/// root. Absolute symlink targets inside the tree are mapped the same way, so a fixture tree
+/// never leads a read out to the host's own `/sys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysRoot {
+    root: PathBuf,
+}
+
+/// Why a read failed, kept short and stable for the inventory's `errors` list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The file does not exist (the most common case: an attribute this kernel or device lacks).
+    Missing,
+    /// Permission denied (DMI tables and some sysfs files need root).
+    Denied,
+    /// The contents are not what the field needs (not UTF-8, not a number).
+    Invalid,
+    /// Any other I/O error.
+    Io,
+    /// The path tried to leave the root (`..` components).
+    Escapes,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::Missing => "missing",
+            Reason::Denied => "permission denied",
+            Reason::Invalid => "invalid contents",
+            Reason::Io => "I/O error",
+            Reason::Escapes => "path leaves the root",
+        })
+    }
+}
+
+/// A failed read: the path as the live machine names it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// The path under the root (`/sys/class/dmi/id/product_serial`).
+    pub path: String,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl ReadError {
+    fn new(path: &str, reason: Reason) -> ReadError {
+        ReadError { path: path.to_owned(), reason }
+    }
+
+    fn io(path: &str, e: &io::Error) -> ReadError {
+        let reason = match e.kind() {
+            io::ErrorKind::NotFound => Reason::Missing,
+            io::ErrorKind::PermissionDenied => Reason::Denied,
+            io::ErrorKind::InvalidData => Reason::Invalid,
+            _ => Reason::Io,
+        };
+        ReadError::new(path, reason)
+    }
+}
+
+impl Default for SysRoot {
+    fn default() -> SysRoot {
+        SysRoot::host()
+    }
+}
+
+impl SysRoot {
+    /// The live machine's own root, `/`.
+    pub fn host() -> SysRoot {
+        SysRoot { root: PathBuf::from("/") }
+    }
+
+    /// A tree under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> SysRoot {
+        SysRoot { root: root.into() }
+    }
+
+    /// The directory prefix.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Maps a live path (`/sys/block`) under the root. `..` components are refused, so a path
+    /// built from directory entries cannot leave the tree.
+    pub fn path(&self, live: &str) -> Result<PathBuf, ReadError> {
+        let mut out = self.root.clone();
+        for c in Path::new(live).components() {
+            match c {
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+                Component::Normal(part) => out.push(part),
+                Component::ParentDir => return Err(ReadError::new(live, Reason::Escapes)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The raw octets of a file (sysfs binary attributes, SMBIOS tables).
+    pub fn read_bytes(&self, live: &str) -> Result<Vec<u8>, ReadError> {
+        std::fs::read(self.path(live)?).map_err(|e| ReadError::io(live, &e))
+    }
+
+    /// A text attribute with surrounding whitespace (sysfs's trailing newline) removed.
+    pub fn read_string(&self, live: &str) -> Result<String, ReadError> {
+        let bytes = self.read_bytes(live)?;
+        let text = String::from_utf8(bytes).map_err(|_| ReadError::new(live, Reason::Invalid))?;
+        Ok(text.trim().to_owned())
+    }
+
+    /// A decimal or `0x` hexadecimal attribute.
+    pub fn read_u64(&self, live: &str) -> Result<u64, ReadError> {
+        let text = self.read_string(live)?;
+        let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => text.parse(),
+        };
+        parsed.map_err(|_| ReadError::new(live, Reason::Invalid))
+    }
+
+    /// The names in a directory, sorted, so collectors report devices in a stable order.
+    pub fn read_dir(&self, live: &str) -> Result<Vec<String>, ReadError> {
+        let dir = std::fs::read_dir(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
+        let mut names = Vec::new();
+        for entry in dir {
+            let entry = entry.map_err(|e| ReadError::io(live, &e))?;
+            match entry.file_name().into_string() {
+                Ok(name) => names.push(name),
+                Err(_) => return Err(ReadError::new(live, Reason::Invalid)),
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Where a symlink points, resolved to a live path (`/sys/class/net/eth0/device` ->
+    /// `/sys/devices/pci0000:00/0000:00:03.0`): relative targets against the link's directory,
+    /// absolute ones as they are (they name live paths, which this root maps again).
+    pub fn read_link(&self, live: &str) -> Result<String, ReadError> {
+        let target = std::fs::read_link(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
+        let base = if target.is_absolute() {
+            PathBuf::from("/")
+        } else {
+            Path::new(live).parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let mut parts: Vec<String> = Vec::new();
+        for c in base.join(&target).components() {
+            match c {
+                Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+                Component::ParentDir => {
+                    parts.pop();
+                }
+                _ => {}
+            }
+        }
+        Ok(format!("/{}", parts.join("/")))
+    }
+
+    /// Whether a live path exists under the root.
+    pub fn exists(&self, live: &str) -> bool {
+        self.path(live).is_ok_and(|p| p.exists())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn tree() -> (tempfile::TempDir, SysRoot) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = SysRoot::new(dir.path());
+        let net = dir.path().join("sys/devices/pci0000:00/0000:00:03.0/net/eth0");
+        fs::create_dir_all(&net).expect("mkdir");
+        fs::write(net.join("address"), "52:54:00:12:34:56\n").expect("write");
+        fs::write(net.join("mtu"), "1500\n").expect("write");
+        fs::write(net.join("flags"), "0x1003\n").expect("write");
+        fs::write(net.join("bad"), [0xff, 0xfe]).expect("write");
+        fs::create_dir_all(dir.path().join("sys/class/net")).expect("mkdir");
+        std::os::unix::fs::symlink(
+            "../../devices/pci0000:00/0000:00:03.0/net/eth0",
+            dir.path().join("sys/class/net/eth0"),
+        )
+        .expect("symlink");
+        (dir, root)
+    }
+
+    #[test]
+    fn reads_trimmed_text_and_numbers_under_the_root() {
+        let (_d, root) = tree();
+        assert_eq!(root.read_string("/sys/class/net/eth0/address").unwrap(), "52:54:00:12:34:56");
+        assert_eq!(root.read_u64("/sys/class/net/eth0/mtu").unwrap(), 1500);
+        assert_eq!(root.read_u64("/sys/class/net/eth0/flags").unwrap(), 0x1003);
+    }
+
+    #[test]
+    fn a_missing_file_names_the_live_path() {
+        let (_d, root) = tree();
+        let e = root.read_string("/sys/class/net/eth0/speed").unwrap_err();
+        assert_eq!(e, ReadError { path: "/sys/class/net/eth0/speed".into(), reason: Reason::Missing });
+        assert_eq!(e.to_string(), "/sys/class/net/eth0/speed: missing");
+    }
+
+    #[test]
+    fn bad_contents_are_invalid_not_a_panic() {
+        let (_d, root) = tree();
+        assert_eq!(root.read_string("/sys/class/net/eth0/bad").unwrap_err().reason, Reason::Invalid);
+        assert_eq!(root.read_u64("/sys/class/net/eth0/address").unwrap_err().reason, Reason::Invalid);
+    }
+
+    #[test]
+    fn parent_components_cannot_leave_the_root() {
+        let (_d, root) = tree();
+        assert_eq!(root.read_string("/sys/../../etc/passwd").unwrap_err().reason, Reason::Escapes);
+    }
+
+    #[test]
+    fn links_resolve_to_live_paths() {
+        let (_d, root) = tree();
+        assert_eq!(root.read_link("/sys/class/net/eth0").unwrap(), "/sys/devices/pci0000:00/0000:00:03.0/net/eth0");
+        assert_eq!(root.read_dir("/sys/class/net").unwrap(), vec!["eth0".to_owned()]);
+        assert!(root.exists("/sys/class/net/eth0/mtu"));
+        assert!(!root.exists("/sys/class/net/eth1"));
+    }
+}
