@@ -429,7 +429,7 @@ fn pxe_clients_are_recognised_as_captured() {
     // Real BIOS PXE ROM (netboot's usec.pcap): PXEClient arch 0, UNDI 2.1, not iPXE.
     let bios = repr_of(&dhcp_datagrams(&dir.join("netboot/usec.pcap"))[0], &mut scratch);
     let vc = bios.vendor_class().unwrap();
-    assert_eq!((vc.class, vc.arch, vc.undi), (BootClass::PxeClient, Some(ClientArch::X86_BIOS), Some((2, 1))));
+    assert_eq!((vc.class, vc.arch(), vc.undi()), (BootClass::PxeClient, Some(ClientArch::X86_BIOS), Some((2, 1))));
     assert_eq!(bios.client_arch().unwrap().first(), Some(ClientArch::X86_BIOS));
     assert_eq!(bios.client_ndi().map(|n| (n.kind, n.major, n.minor)), Some((1, 2, 1)));
     assert_eq!(bios.max_message_size(), Some(1260));
@@ -455,13 +455,13 @@ fn pxe_clients_are_recognised_as_captured() {
     assert!(efi.is_ipxe());
     assert_eq!(efi.client_arch().unwrap().first(), Some(ClientArch::EFI_X64_BC));
     assert!(efi.client_arch().unwrap().first().unwrap().is_uefi());
-    assert_eq!(efi.vendor_class().unwrap().undi, Some((3, 10)));
+    assert_eq!(efi.vendor_class().unwrap().undi(), Some((3, 10)));
 
     // OVMF's own PXE client (lab): arch 7, broadcast flag set, no user class: not iPXE.
     let ovmf = repr_of(&dhcp_datagrams(&dir.join("lab/uefi-pxe-ipxe.pcap"))[0], &mut scratch);
     assert!(!ovmf.is_ipxe());
     assert!(ovmf.flags.broadcast());
     assert_eq!(ovmf.message_type(), Some(MessageType::Discover));
-    assert_eq!(ovmf.vendor_class().unwrap().arch, Some(ClientArch::EFI_X64_BC));
+    assert_eq!(ovmf.vendor_class().unwrap().arch(), Some(ClientArch::EFI_X64_BC));
     assert!(ovmf.client_machine_id().is_some());
 }

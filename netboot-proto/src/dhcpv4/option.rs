@@ -553,7 +553,9 @@ pub enum DhcpOption<'a> {
     ClientNdi(ClientNdi),
     /// 97: the client's machine identifier.
     ClientMachineId(ClientMachineId),
-    /// 175: iPXE encapsulated options, whole sub-options; see [`pxe::IpxeOptions`](super::pxe::IpxeOptions).
+    /// 175: iPXE encapsulated options (at least 1 octet; the view reads whole sub-options and
+    /// [`Suboptions::is_well_formed`](super::pxe::Suboptions::is_well_formed) says if that was
+    /// all); see [`pxe::IpxeOptions`](super::pxe::IpxeOptions).
     Ipxe(&'a [u8]),
     /// Any other code, or a known code whose value does not have the length its RFC gives.
     Other {
@@ -598,7 +600,7 @@ impl<'a> WireData<'a> {
 impl<'a> DhcpOption<'a> {
     /// The typed option for `code` and `data` when the value is well formed for the code,
     /// [`DhcpOption::Other`] otherwise. Never fails.
-    #[inline]
+    #[inline(always)]
     pub fn from_wire(code: u8, data: &'a [u8]) -> DhcpOption<'a> {
         let other = DhcpOption::Other { code, data };
         // Integer patterns, not the `OptionCode` constants, so this compiles to one jump table.
@@ -630,7 +632,7 @@ impl<'a> DhcpOption<'a> {
                 Ok(guid) => DhcpOption::ClientMachineId(ClientMachineId { guid }),
                 Err(_) => other,
             },
-            (175, [_, ..]) if Suboptions::new(data).is_well_formed() => DhcpOption::Ipxe(data),
+            (175, [_, ..]) => DhcpOption::Ipxe(data),
             _ => other,
         }
     }
@@ -744,7 +746,7 @@ impl<'a> DhcpOption<'a> {
     #[inline]
     pub fn wire_len(&self) -> usize {
         let len = self.data_len();
-        len + 2 * len.div_ceil(255).max(1)
+        if len <= 255 { len + 2 } else { len + 2 * len.div_ceil(255) }
     }
 }
 
@@ -769,7 +771,7 @@ mod tests {
             (93, &[&[0, 0], &[0, 7, 0, 9]], &[&[], &[0], &[0, 7, 0]]),
             (94, &[&[1, 2, 1]], &[&[1, 2], &[1, 2, 1, 0]]),
             (97, &[&[0; 17]], &[&[0; 16], &[0; 18], &[1; 17]]),
-            (175, &[&[19, 1, 1]], &[&[], &[19, 2, 1]]),
+            (175, &[&[19, 1, 1], &[19, 2, 1]], &[&[]]),
         ];
         for (code, good, bad) in cases {
             for v in *good {

@@ -108,21 +108,61 @@ pub enum BootClass {
     Other,
 }
 
-/// Option 60 parsed: `PXEClient:Arch:00007:UNDI:003016` gives class PXE, architecture 7,
-/// UNDI 3.16. Fields a client leaves out are `None`; nothing here fails.
+/// Option 60 read for the boot classes: `PXEClient:Arch:00007:UNDI:003016` is class PXE,
+/// architecture 7, UNDI 3.16. The class is found at once; [`VendorClass::arch`] and
+/// [`VendorClass::undi`] read their fields when asked, and are `None` when the client left them
+/// out or wrote them wrong. Nothing here fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VendorClass<'a> {
     /// The raw value.
     pub raw: &'a [u8],
     /// The boot class named by the prefix.
     pub class: BootClass,
-    /// The `Arch:` field (5 decimal digits).
-    pub arch: Option<ClientArch>,
-    /// The `UNDI:` field (3 digits major, 3 digits minor).
-    pub undi: Option<(u16, u16)>,
 }
 
-#[inline]
+impl<'a> VendorClass<'a> {
+    /// Reads the class of option 60's value.
+    pub fn parse(raw: &'a [u8]) -> VendorClass<'a> {
+        let class = if raw.starts_with(b"PXEClient") {
+            BootClass::PxeClient
+        } else if raw.starts_with(b"HTTPClient") {
+            BootClass::HttpClient
+        } else {
+            BootClass::Other
+        };
+        VendorClass { raw, class }
+    }
+
+    /// The value of the `key` field (`Arch`, `UNDI`) after the class name.
+    fn field(&self, key: &[u8]) -> Option<&'a [u8]> {
+        if self.class == BootClass::Other {
+            return None;
+        }
+        let mut fields = self.raw.split(|&b| b == b':').skip(1);
+        while let Some(k) = fields.next() {
+            let value = fields.next()?;
+            if k == key {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    /// The `Arch:` field: five decimal digits.
+    pub fn arch(&self) -> Option<ClientArch> {
+        let v = self.field(b"Arch").filter(|v| v.len() == 5)?;
+        decimal(v).and_then(|v| u16::try_from(v).ok()).map(ClientArch)
+    }
+
+    /// The `UNDI:` field: three digits of major version, three of minor.
+    pub fn undi(&self) -> Option<(u16, u16)> {
+        let v = self.field(b"UNDI").filter(|v| v.len() == 6)?;
+        let (major, minor) = v.split_at_checked(3)?;
+        Some((u16::try_from(decimal(major)?).ok()?, u16::try_from(decimal(minor)?).ok()?))
+    }
+}
+
+/// A short run of decimal digits, or `None`.
 fn decimal(digits: &[u8]) -> Option<u32> {
     if digits.is_empty() || digits.len() > 9 {
         return None;
@@ -136,44 +176,6 @@ fn decimal(digits: &[u8]) -> Option<u32> {
         value = value * 10 + u32::from(digit);
     }
     Some(value)
-}
-
-impl<'a> VendorClass<'a> {
-    /// Parses the value of option 60.
-    #[inline]
-    pub fn parse(raw: &'a [u8]) -> VendorClass<'a> {
-        let (class, rest) = if let Some(rest) = raw.strip_prefix(b"PXEClient") {
-            (BootClass::PxeClient, rest)
-        } else if let Some(rest) = raw.strip_prefix(b"HTTPClient") {
-            (BootClass::HttpClient, rest)
-        } else {
-            return VendorClass { raw, class: BootClass::Other, arch: None, undi: None };
-        };
-        let arch_of = |v: &[u8]| decimal(v).and_then(|v| u16::try_from(v).ok()).map(ClientArch);
-        let undi_of = |v: &[u8]| {
-            let (major, minor) = v.split_at_checked(3)?;
-            Some((u16::try_from(decimal(major)?).ok()?, u16::try_from(decimal(minor)?).ok()?))
-        };
-        // The form every PXE ROM and UEFI firmware sends, read at fixed offsets.
-        if let Some(fields) = rest.strip_prefix(b":Arch:")
-            && let (Some(arch), Some(b":UNDI:"), Some(undi), 17) =
-                (fields.get(..5), fields.get(5..11), fields.get(11..), fields.len())
-        {
-            return VendorClass { raw, class, arch: arch_of(arch), undi: undi_of(undi) };
-        }
-        let mut arch = None;
-        let mut undi = None;
-        let mut fields = rest.split(|&b| b == b':').skip(1);
-        while let Some(key) = fields.next() {
-            let Some(value) = fields.next() else { break };
-            match key {
-                b"Arch" if value.len() == 5 => arch = arch_of(value),
-                b"UNDI" if value.len() == 6 => undi = undi_of(value),
-                _ => {}
-            }
-        }
-        VendorClass { raw, class, arch, undi }
-    }
 }
 
 //--- User class (option 77)
@@ -471,16 +473,16 @@ mod tests {
     #[test]
     fn vendor_class_reads_pxe_and_http_clients() {
         let v = VendorClass::parse(b"PXEClient:Arch:00007:UNDI:003016");
-        assert_eq!((v.class, v.arch, v.undi), (BootClass::PxeClient, Some(ClientArch::EFI_X64_BC), Some((3, 16))));
+        assert_eq!((v.class, v.arch(), v.undi()), (BootClass::PxeClient, Some(ClientArch::EFI_X64_BC), Some((3, 16))));
         let v = VendorClass::parse(b"HTTPClient:Arch:00016:UNDI:003001");
-        assert_eq!((v.class, v.arch), (BootClass::HttpClient, Some(ClientArch::HTTP_X64)));
-        assert!(v.arch.unwrap().is_http());
+        assert_eq!((v.class, v.arch()), (BootClass::HttpClient, Some(ClientArch::HTTP_X64)));
+        assert!(v.arch().unwrap().is_http());
         // Pixiecore's and dnsmasq's replies carry the bare class.
         let v = VendorClass::parse(b"PXEClient");
-        assert_eq!((v.class, v.arch, v.undi), (BootClass::PxeClient, None, None));
+        assert_eq!((v.class, v.arch(), v.undi()), (BootClass::PxeClient, None, None));
         // Malformed fields are left out, never an error.
         let v = VendorClass::parse(b"PXEClient:Arch:7:UNDI:00x016:extra");
-        assert_eq!((v.arch, v.undi), (None, None));
+        assert_eq!((v.arch(), v.undi()), (None, None));
         assert_eq!(VendorClass::parse(b"udhcp 1.35.0").class, BootClass::Other);
     }
 

@@ -24,7 +24,7 @@ use super::writer::{Cursor, Plan, for_each_chunk, put_dhcp_option};
 pub const MAX_OPTIONS: usize = 32;
 
 /// The options of a [`Repr`], in wire order of first appearance.
-pub type OptionList<'a> = heapless::Vec<DhcpOption<'a>, MAX_OPTIONS>;
+pub type OptionList<'a> = heapless::Vec<DhcpOption<'a>, MAX_OPTIONS, u8>;
 
 /// A DHCPv4 message: header fields and options, borrowing variable-length values from the packet
 /// (or from the scratch buffer that holds joined split options).
@@ -473,7 +473,7 @@ impl<'a> Repr<'a> {
     /// or the iPXE encapsulated option 175. A boot server answers iPXE with the script URL
     /// instead of the iPXE binary, which breaks the chain-loading loop.
     pub fn is_ipxe(&self) -> bool {
-        self.user_class().is_some_and(|u| u.contains(b"iPXE")) || self.ipxe().is_some()
+        self.ipxe().is_some() || self.user_class().is_some_and(|u| u.contains(b"iPXE"))
     }
 }
 

@@ -185,7 +185,7 @@ impl<'b> Cursor<'b> {
 
 /// Writes one option, its value split into instances of at most 255 octets; fixed-size values
 /// are encoded straight into the output.
-#[inline]
+#[inline(always)]
 pub(crate) fn put_dhcp_option(out: &mut Cursor<'_>, opt: &DhcpOption<'_>) -> Result<(), Error> {
     let (code, data): (u8, &[u8]) = match *opt {
         DhcpOption::SubnetMask(a) => return out.put_option(1, &a.octets()),

@@ -37,7 +37,7 @@ pub fn parse(data: &[u8]) {
     );
     let _ = (repr.mac(), repr.is_ipxe(), repr.hw_addr());
     if let Some(v) = repr.vendor_class() {
-        let _ = (v.class, v.arch, v.undi);
+        let _ = (v.class, v.arch(), v.undi());
     }
     if let Some(u) = repr.user_class() {
         let _ = (u.is_rfc3004(), u.instances().count(), u.contains(b"iPXE"));
