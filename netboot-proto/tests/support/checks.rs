@@ -154,25 +154,22 @@ pub fn differential(data: &[u8]) -> Compared {
         assert_eq!(Some(ours.file.to_vec()).filter(|s| !s.is_empty()), normalise(theirs.fname()), "file");
     }
 
-    // Codes whose instances are not all adjacent in the option area: dhcproto keeps the last
-    // run, recon joins them all (see `repeated_non_adjacent_codes_are_joined`). Options from file
-    // and sname: dhcproto does not read them (see `overloaded_fields_carry_options`).
-    let mut runs = [0u32; 256];
+    // Codes with several instances: recon joins them all (RFC 3396); dhcproto joins some adjacent
+    // runs and keeps only the last instance in others (see `repeated_codes_are_joined`). Options
+    // from file and sname: dhcproto does not read them (see `overloaded_fields_carry_options`).
+    let mut instances = [0u32; 256];
     let mut in_overload = [false; 256];
-    let mut last = None;
     for o in p.options().flatten() {
         if o.region != Region::Options {
             in_overload[usize::from(o.code)] = true;
-        } else if last != Some(o.code) {
-            runs[usize::from(o.code)] += 1;
         }
-        last = Some(o.code);
+        instances[usize::from(o.code)] += 1;
     }
 
     let mut compared = Compared { both_accepted: true, options: 0 };
     for opt in &ours.options {
         let code = opt.code().0;
-        if runs[usize::from(code)] > 1 || in_overload[usize::from(code)] {
+        if instances[usize::from(code)] > 1 || in_overload[usize::from(code)] {
             continue;
         }
         let Some(their) = theirs.opts().get(v4::OptionCode::from(code)) else {
@@ -200,6 +197,20 @@ pub fn differential(data: &[u8]) -> Compared {
             if ours_value != &value[..] {
                 continue;
             }
+        } else if let DhcpOption::RelayAgentInfo(raw) = opt {
+            // dhcproto keeps relay sub-options in a map: sorted by code, one per code (see
+            // `relay_sub_options_keep_order_and_repeats`), and decodes the sub-options it knows
+            // beyond circuit and remote id into types of its own. Compare as sorted lists when
+            // the codes are unique and only those two.
+            use netboot_proto::dhcpv4::pxe::Suboptions;
+            let mut mine: Vec<(u8, &[u8])> = Suboptions::without_pad_end(raw).collect();
+            mine.sort_by_key(|(c, _)| *c);
+            if mine.windows(2).any(|w| w[0].0 == w[1].0) || mine.iter().any(|(c, _)| !matches!(c, 1 | 2)) {
+                continue;
+            }
+            let mut other: Vec<(u8, &[u8])> = Suboptions::without_pad_end(&value).collect();
+            other.sort_by_key(|(c, _)| *c);
+            assert_eq!(mine, other, "option 82 sub-options");
         } else if let DhcpOption::ClientArch(_) = opt {
             // RFC 4578 makes option 93 a list; dhcproto keeps the first entry only (see
             // `client_arch_is_a_list`).
@@ -218,18 +229,24 @@ pub fn differential(data: &[u8]) -> Compared {
 /// them. dhcproto joins adjacent instances of a code before decoding, so the rules apply to each
 /// run's joined length.
 pub fn dhcproto_would_panic(p: &Packet<'_>) -> bool {
-    let mut runs: Vec<(u8, usize)> = Vec::new();
+    // (code, joined length, offset just past the run): dhcproto joins instances only when nothing,
+    // not even Pad, stands between them.
+    let mut runs: Vec<(u8, usize, usize)> = Vec::new();
     for o in p.options() {
         let Ok(o) = o else { break };
         if o.region != Region::Options {
             break;
         }
+        let end = o.offset + 2 + o.data.len();
         match runs.last_mut() {
-            Some((code, len)) if *code == o.code => *len += o.data.len(),
-            _ => runs.push((o.code, o.data.len())),
+            Some((code, len, at)) if *code == o.code && *at == o.offset => {
+                *len += o.data.len();
+                *at = end;
+            }
+            _ => runs.push((o.code, o.data.len(), end)),
         }
     }
-    runs.iter().any(|&(code, len)| DHCPROTO_PANICS.iter().any(|&(c, ok)| c == code && !ok(len)))
+    runs.iter().any(|&(code, len, _)| DHCPROTO_PANICS.iter().any(|&(c, ok)| c == code && !ok(len)))
 }
 
 pub type LengthRule = fn(usize) -> bool;
