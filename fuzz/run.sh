@@ -7,14 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
-targets=(dhcpv4_parse dhcpv4_roundtrip dhcpv4_differential)
+# target:seed directory
+targets=(dhcpv4_parse:dhcpv4 dhcpv4_roundtrip:dhcpv4 dhcpv4_differential:dhcpv4 tftp_parse:tftp tftp_roundtrip:tftp tftp_transfer:tftp_transfer)
 cargo fuzz build -s none
 mkdir -p logs
-for t in "${targets[@]}"; do
+for entry in "${targets[@]}"; do
+  t=${entry%%:*}
+  seeds=seeds/${entry#*:}
   mkdir -p "corpus/$t"
   if [ "$secs" -gt 0 ]; then
     echo "fuzz: $t for $secs s"
-    if ! cargo fuzz run -s none "$t" "corpus/$t" seeds/dhcpv4 -- \
+    if ! cargo fuzz run -s none "$t" "corpus/$t" "$seeds" -- \
          -max_total_time="$secs" -max_len=1500 -print_final_stats=1 > "logs/$t.log" 2>&1; then
       tail -40 "logs/$t.log" >&2
       echo "fuzz: $t crashed; the input is in fuzz/artifacts/$t/" >&2
@@ -23,7 +26,7 @@ for t in "${targets[@]}"; do
     grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "logs/$t.log" | sed 's/^/  /'
   fi
   echo "fuzz: $t replays the seeds"
-  if ! cargo fuzz run -s none "$t" seeds/dhcpv4 -- -runs=0 > "logs/$t.replay.log" 2>&1; then
+  if ! cargo fuzz run -s none "$t" "$seeds" -- -runs=0 > "logs/$t.replay.log" 2>&1; then
     tail -40 "logs/$t.replay.log" >&2
     echo "fuzz: $t fails on a committed seed" >&2
     exit 1

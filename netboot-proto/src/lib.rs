@@ -2,6 +2,8 @@
 //!
 //! - [`dhcpv4`]: DHCPv4 messages and options (RFC 2131, RFC 2132) with the PXE (RFC 4578, PXE 2.1)
 //!   and iPXE extensions a boot server needs.
+//! - [`tftp`]: TFTP packets and options (RFC 1350, 2347-2349, 7440) and the two ends of a read
+//!   transfer as sans-IO state machines.
 //! - [`capture`]: a reader for the pcap and pcapng files tcpdump writes, down to UDP payloads, so
 //!   tools and tests can feed real captures to the codecs.
 //!
@@ -17,3 +19,4 @@ extern crate std;
 
 pub mod capture;
 pub mod dhcpv4;
+pub mod tftp;

@@ -3,6 +3,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod checks;
+pub mod tftp_checks;
+pub mod tftp_sim;
 
 use std::path::{Path, PathBuf};
 
