@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod dump;
+mod runtime;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +17,13 @@ usage: recon <command> [args]
 
 commands:
   dump FILE...   decode the DHCP traffic in pcap or pcapng capture files
+  tftpd --root DIR [--listen ADDR[:PORT]] [--max-transfers N] [--max-window N] [--retries N]
+                 serve DIR read-only over TFTP (default 0.0.0.0:69, 256 transfers, window 64,
+                 10 retransmissions before a silent client's transfer is dropped)
   version        print the version
+
+environment:
+  RUST_LOG       log filter (default: info)
 
 options:
   -h, --help     this text";
@@ -28,6 +36,50 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+}
+
+fn tftpd(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    use lexopt::prelude::*;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let mut root = None;
+    let mut listen = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, netboot_proto::tftp::SERVER_PORT);
+    let mut max_transfers = 256;
+    let mut max_window = 64u16;
+    let mut sender = netboot_proto::tftp::SenderConfig::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("root") => root = Some(PathBuf::from(parser.value()?)),
+            Long("listen") => {
+                let v = parser.value()?.string()?;
+                listen = match v.parse::<SocketAddrV4>() {
+                    Ok(a) => a,
+                    Err(_) => SocketAddrV4::new(
+                        v.parse().map_err(|_| anyhow::anyhow!("--listen {v:?}: not ADDR or ADDR:PORT"))?,
+                        69,
+                    ),
+                };
+            }
+            Long("max-transfers") => max_transfers = parser.value()?.parse()?,
+            Long("max-window") => max_window = parser.value()?.parse()?,
+            Long("retries") => sender.max_retries = parser.value()?.parse()?,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let root = root.ok_or_else(|| anyhow::anyhow!("tftpd: --root DIR is required\n\n{USAGE}"))?;
+    anyhow::ensure!(
+        max_window >= 1 && max_transfers >= 1,
+        "tftpd: --max-window and --max-transfers must be at least 1"
+    );
+    init_logging();
+    let cfg = runtime::tftp::TftpConfig { root, listen, max_transfers, max_windowsize: max_window, sender };
+    let ex = std::rc::Rc::new(smol::LocalExecutor::new());
+    let stats = std::rc::Rc::new(runtime::tftp::Stats::default());
+    smol::block_on(ex.run(runtime::tftp::serve(cfg, ex.clone(), stats)))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -61,6 +113,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let _ = counts;
             Ok(ExitCode::SUCCESS)
         }
+        "tftpd" => tftpd(parser),
         "version" => {
             println!("recon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

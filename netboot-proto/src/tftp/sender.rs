@@ -54,10 +54,15 @@ impl Default for SenderConfig {
     fn default() -> SenderConfig {
         SenderConfig {
             initial_rto: Duration::from_millis(500),
-            min_rto: Duration::from_millis(50),
+            // LAN round trips are well under a millisecond; a late retransmission costs only a
+            // duplicate, which both ends ignore.
+            min_rto: Duration::from_millis(20),
             max_rto: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(2),
-            max_retries: 8,
+            // Past the 5 s most clients wait before repeating an ACK: atftp, for one, repeats
+            // nothing while data keeps coming, even data it already has, so only a pause longer
+            // than its timeout brings its ACK back.
+            max_backoff: Duration::from_secs(8),
+            max_retries: 10,
         }
     }
 }
@@ -419,6 +424,11 @@ impl Sender {
     /// The highest block sent so far; never above `acked + window` nor the last block.
     pub fn highest_sent(&self) -> u64 {
         self.sent_max
+    }
+
+    /// Whether every block, the last one included, has been sent at least once.
+    pub fn all_sent(&self) -> bool {
+        self.sent_max >= self.total
     }
 
     /// Blocks acknowledged so far.

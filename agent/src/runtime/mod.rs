@@ -1,0 +1,5 @@
+//! The only async code: sockets, timers and tasks on smol, driving the sans-IO cores of
+//! `netboot_proto` and `crate::serve`.
+
+pub(crate) mod tftp;
+pub(crate) mod udp;

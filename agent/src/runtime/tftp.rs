@@ -1,0 +1,288 @@
+//! The TFTP server on smol: one socket on port 69 for requests, and per transfer a task with its
+//! own socket on an ephemeral port (the server's transfer ID, RFC 1350 section 4) driving a
+//! sans-IO [`Sender`].
+//!
+//! Transfer sockets are connected to the client: the kernel then drops datagrams from any other
+//! transfer ID (RFC 1350 asks for an ERROR 5 to them; this server stays silent instead), and
+//! reports the client's ICMP port unreachable, which tells the transfer at once that the client
+//! is gone: after the last block (its final ACK was lost) the transfer ends as delivered but
+//! unconfirmed, before it, as failed, and the slot is free without waiting out the retries.
+//!
+//! Data goes from the file into the datagram buffer with one `pread` per block: the boot files
+//! live in RAM (the stick-booted master runs from a RAM disk; otherwise the page cache), so the
+//! read does not block the event loop for long, and one thread serves every transfer.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use netboot_proto::tftp::{
+    ErrorCode, Limits, Negotiation, Packet, Sender, SenderConfig, SenderError, Transmit, blksize_for_mtu, data_header,
+};
+use smol::{Async, LocalExecutor, Timer};
+
+use super::udp::{UdpOptions, bind_udp, interface_mtu, local_v4, recv_with_info};
+use crate::serve::tftp::{Decision, Root, decide};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub(crate) struct TftpConfig {
+    /// The directory served, read-only.
+    pub(crate) root: PathBuf,
+    /// Address and port of the request socket (0.0.0.0 serves every address).
+    pub(crate) listen: SocketAddrV4,
+    /// Transfers at once; requests beyond are dropped, and the client's retry comes later.
+    pub(crate) max_transfers: usize,
+    /// The largest window granted (RFC 7440).
+    pub(crate) max_windowsize: u16,
+    /// The sender's timer policy.
+    pub(crate) sender: SenderConfig,
+}
+
+/// Counters, for logs and tests.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) requests: Cell<u64>,
+    pub(crate) started: Cell<u64>,
+    pub(crate) completed: Cell<u64>,
+    pub(crate) failed: Cell<u64>,
+    pub(crate) refused: Cell<u64>,
+    pub(crate) dropped: Cell<u64>,
+    pub(crate) busy: Cell<u64>,
+    pub(crate) bytes: Cell<u64>,
+}
+
+fn bump(c: &Cell<u64>, by: u64) {
+    c.set(c.get() + by);
+}
+
+/// Why a transfer ended badly.
+#[derive(Debug, thiserror::Error)]
+enum TransferError {
+    #[error("{0}")]
+    Protocol(#[from] SenderError),
+    #[error("the client went away (port unreachable) before the last block")]
+    Gone,
+    #[error("reading the file: {0}")]
+    Read(io::Error),
+    #[error("socket: {0}")]
+    Socket(io::Error),
+}
+
+/// Serves until the socket fails. `ex` runs the transfer tasks.
+pub(crate) async fn serve(cfg: TftpConfig, ex: Rc<LocalExecutor<'static>>, stats: Rc<Stats>) -> anyhow::Result<()> {
+    let root = Root::open(&cfg.root).map_err(|e| anyhow::anyhow!("tftp root {}: {e}", cfg.root.display()))?;
+    let opts = UdpOptions { pktinfo: true, reuse_addr: true, ..UdpOptions::default() };
+    let sock = bind_udp(cfg.listen, &opts).map_err(|e| anyhow::anyhow!("tftp: bind {}: {e}", cfg.listen))?;
+    log::info!("tftp: serving {} on {} (read-only)", root.path().display(), local_v4(&sock)?);
+    let clock = Instant::now();
+    let active: Rc<RefCell<HashMap<SocketAddrV4, smol::channel::Sender<()>>>> = Rc::default();
+    let mut mtus: HashMap<u32, u16> = HashMap::new();
+    let mut buf = vec![0u8; 65536];
+    let mut reply = vec![0u8; 1024];
+    loop {
+        let r = recv_with_info(&sock, &mut buf).await?;
+        bump(&stats.requests, 1);
+        if let Some(tx) = active.borrow().get(&r.from) {
+            // The client asked again before it saw our first packet: nudge its transfer.
+            let _ = tx.try_send(());
+            continue;
+        }
+        // Blocks that fit the interface the request came in on (1468 on Ethernet).
+        let max_blksize = r
+            .ifindex
+            .map(|i| *mtus.entry(i).or_insert_with(|| interface_mtu(i).map_or(1468, blksize_for_mtu)))
+            .unwrap_or(1468);
+        let limits = Limits { max_blksize, max_windowsize: cfg.max_windowsize };
+        let datagram = buf.get(..r.len).unwrap_or(&[]);
+        match decide(datagram, &root, &limits) {
+            Decision::Read { name, file, size, negotiation } => {
+                if active.borrow().len() >= cfg.max_transfers {
+                    bump(&stats.busy, 1);
+                    log::warn!("tftp: {} transfers running, dropping a request from {}", cfg.max_transfers, r.from);
+                    continue;
+                }
+                let local = match (cfg.listen.ip(), r.local) {
+                    (ip, _) if !ip.is_unspecified() => *ip,
+                    (_, Some(ip)) => ip,
+                    _ => Ipv4Addr::UNSPECIFIED,
+                };
+                let tsock = match bind_udp(SocketAddrV4::new(local, 0), &UdpOptions::default())
+                    .and_then(|s| s.get_ref().connect(r.from).map(|()| s))
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log::error!("tftp: no transfer socket for {}: {e}", r.from);
+                        continue;
+                    }
+                };
+                let (tx, rx) = smol::channel::bounded(1);
+                active.borrow_mut().insert(r.from, tx);
+                bump(&stats.started, 1);
+                let name = String::from_utf8_lossy(name).into_owned();
+                let (active, stats, peer, sender_cfg) = (active.clone(), stats.clone(), r.from, cfg.sender);
+                ex.spawn(async move {
+                    let started = Instant::now();
+                    let out = transfer(tsock, file, size, negotiation, sender_cfg, clock, rx).await;
+                    active.borrow_mut().remove(&peer);
+                    let secs = started.elapsed().as_secs_f64();
+                    match out {
+                        Ok((retransmitted, confirmed)) => {
+                            bump(&stats.completed, 1);
+                            bump(&stats.bytes, size);
+                            let how = if confirmed { "" } else { ", final ACK lost: client closed after the last block" };
+                            log::info!(
+                                "tftp: {peer} {name}: {size} B in {secs:.3} s (blksize {}, window {}, {retransmitted} resent){how}",
+                                negotiation.blksize,
+                                negotiation.windowsize
+                            );
+                        }
+                        Err(e) => {
+                            bump(&stats.failed, 1);
+                            log::warn!("tftp: {peer} {name}: failed after {secs:.3} s: {e}");
+                        }
+                    }
+                })
+                .detach();
+            }
+            Decision::Refuse { code, message } => {
+                bump(&stats.refused, 1);
+                log::info!("tftp: {}: refused: {message}", r.from);
+                send_error(&sock, r.from, code, &message, &mut reply).await;
+            }
+            Decision::Drop { why } => {
+                bump(&stats.dropped, 1);
+                log::debug!("tftp: {}: dropped: {why}", r.from);
+            }
+        }
+    }
+}
+
+async fn send_error(sock: &Async<UdpSocket>, to: SocketAddrV4, code: ErrorCode, message: &str, buf: &mut [u8]) {
+    if let Some(n) = error_packet(code, message, buf) {
+        let _ = sock.send_to(buf.get(..n).unwrap_or(&[]), to).await;
+    }
+}
+
+/// An ERROR packet on a connected transfer socket.
+async fn send_error_connected(sock: &Async<UdpSocket>, code: ErrorCode, message: &str, buf: &mut [u8]) {
+    if let Some(n) = error_packet(code, message, buf) {
+        let _ = sock.send(buf.get(..n).unwrap_or(&[])).await;
+    }
+}
+
+fn error_packet(code: ErrorCode, message: &str, buf: &mut [u8]) -> Option<usize> {
+    let msg = message.as_bytes();
+    let msg = msg.get(..400).unwrap_or(msg);
+    (Packet::Error { code, message: msg }).emit(buf).ok()
+}
+
+enum Event {
+    Datagram(io::Result<usize>),
+    Timer,
+    Nudge,
+}
+
+/// One read transfer on a socket connected to the client; returns the number of blocks sent again, and whether the last
+/// one was acknowledged (rather than the client closing its port after getting it).
+#[allow(clippy::too_many_arguments)]
+async fn transfer(
+    sock: Async<UdpSocket>,
+    file: File,
+    size: u64,
+    negotiation: Negotiation,
+    cfg: SenderConfig,
+    clock: Instant,
+    nudges: smol::channel::Receiver<()>,
+) -> Result<(u64, bool), TransferError> {
+    let now = || clock.elapsed();
+    let mut sender = Sender::new(&negotiation, size, cfg, now());
+    let mut out = vec![0u8; 4 + usize::from(negotiation.blksize)];
+    let mut inb = vec![0u8; 1500];
+    let mut err = vec![0u8; 128];
+    loop {
+        while let Some(t) = sender.poll_transmit(now()) {
+            let n = match t {
+                Transmit::Oack => {
+                    let mut opts = [0u8; 128];
+                    let options = negotiation
+                        .write_oack_options(&mut opts)
+                        .map_err(|e| TransferError::Socket(io::Error::other(e)))?;
+                    Packet::Oack { options }.emit(&mut out).map_err(|e| TransferError::Socket(io::Error::other(e)))?
+                }
+                Transmit::Data { block, offset, len } => {
+                    let (head, body) = out.split_at_mut(4);
+                    head.copy_from_slice(&data_header(block));
+                    let body =
+                        body.get_mut(..len).ok_or_else(|| TransferError::Read(io::Error::other("block too large")))?;
+                    if let Err(e) = file.read_exact_at(body, offset) {
+                        send_error_connected(
+                            &sock,
+                            ErrorCode::NOT_DEFINED,
+                            "the file changed while being sent",
+                            &mut err,
+                        )
+                        .await;
+                        return Err(TransferError::Read(e));
+                    }
+                    4 + len
+                }
+            };
+            match sock.send(out.get(..n).unwrap_or(&[])).await {
+                Ok(_) => {}
+                // An earlier datagram drew a port unreachable: handled below, on receive.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(e) => return Err(TransferError::Socket(e)),
+            }
+        }
+        match sender.result() {
+            Some(Ok(())) => return Ok((sender.retransmitted(), true)),
+            Some(Err(e)) => {
+                if let SenderError::TimedOut { .. } = e {
+                    send_error_connected(
+                        &sock,
+                        ErrorCode::NOT_DEFINED,
+                        "timed out waiting for an acknowledgement",
+                        &mut err,
+                    )
+                    .await;
+                }
+                return Err(e.into());
+            }
+            None => {}
+        }
+        let wake = sender.poll_timeout().unwrap_or(now() + Duration::from_secs(5));
+        let recv = async { Event::Datagram(sock.recv(&mut inb).await) };
+        let timer = async {
+            Timer::at(clock + wake).await;
+            Event::Timer
+        };
+        let nudge = async {
+            match nudges.recv().await {
+                Ok(()) => Event::Nudge,
+                // The server let go of the sender: only the timer and the client remain.
+                Err(_) => std::future::pending().await,
+            }
+        };
+        match smol::future::or(recv, smol::future::or(timer, nudge)).await {
+            Event::Datagram(Ok(n)) => match Packet::parse(inb.get(..n).unwrap_or(&[])) {
+                Ok(Packet::Ack { block }) => sender.handle_ack(block, now()),
+                Ok(Packet::Error { code, .. }) => sender.handle_error(code),
+                _ => {}
+            },
+            Event::Datagram(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                // ICMP port unreachable: the client closed its port.
+                return if sender.all_sent() { Ok((sender.retransmitted(), false)) } else { Err(TransferError::Gone) };
+            }
+            Event::Datagram(Err(e)) => return Err(TransferError::Socket(e)),
+            Event::Timer => sender.handle_timeout(now()),
+            Event::Nudge => sender.handle_repeated_request(now()),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The master's services as cores without sockets: each decides what a request gets; the
+//! runtime (`crate::runtime`) does the I/O.
+
+pub(crate) mod tftp;
