@@ -53,7 +53,7 @@ pub struct SenderConfig {
 impl Default for SenderConfig {
     fn default() -> SenderConfig {
         SenderConfig {
-            initial_rto: Duration::from_millis(500),
+            initial_rto: Duration::from_millis(250),
             // LAN round trips are well under a millisecond; a late retransmission costs only a
             // duplicate, which both ends ignore.
             min_rto: Duration::from_millis(20),
