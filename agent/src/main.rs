@@ -20,6 +20,9 @@ commands:
   tftpd --root DIR [--listen ADDR[:PORT]] [--max-transfers N] [--max-window N] [--retries N]
                  serve DIR read-only over TFTP (default 0.0.0.0:69, 256 transfers, window 64,
                  10 retransmissions before a silent client's transfer is dropped)
+  inventory [--root DIR] [--format json|table] [--raw]
+                 this machine's hardware (or a sysfs/procfs tree under DIR): a table on a
+                 terminal, JSON otherwise; --raw leaves out PCI names, as peers upload it
   version        print the version
 
 environment:
@@ -82,6 +85,56 @@ fn tftpd(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn inventory(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    use lexopt::prelude::*;
+    use std::io::{IsTerminal, Write};
+    let mut root = None;
+    let mut format = None;
+    let mut raw = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("root") => root = Some(PathBuf::from(parser.value()?)),
+            Long("format") => {
+                format = Some(match parser.value()?.string()?.as_str() {
+                    "json" => true,
+                    "table" => false,
+                    other => anyhow::bail!("inventory: --format {other:?}: json or table"),
+                })
+            }
+            Long("raw") => raw = true,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let live = root.is_none();
+    let sysroot = root.map_or_else(inventory::SysRoot::host, inventory::SysRoot::new);
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let opts = inventory::Options {
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_unix_ms,
+        live,
+        ..inventory::Options::default()
+    };
+    let mut inv = if live {
+        inventory::collect(&sysroot, &inventory::live::Host, &opts)
+    } else {
+        inventory::collect(&sysroot, &inventory::NoDevices, &opts)
+    };
+    if !raw {
+        inventory::names::name_pci(&mut inv, &inventory::names::best_db());
+    }
+    let json = format.unwrap_or_else(|| !std::io::stdout().is_terminal());
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &inv)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(inventory::report::table(&inv).as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     use lexopt::prelude::*;
     let mut parser = lexopt::Parser::from_env();
@@ -114,6 +167,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "tftpd" => tftpd(parser),
+        "inventory" => inventory(parser),
         "version" => {
             println!("recon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -13,6 +13,8 @@ mod collect;
 #[allow(unsafe_code)]
 pub mod live;
 pub mod model;
+pub mod names;
+pub mod report;
 pub mod smbios;
 mod sysroot;
 

@@ -228,7 +228,7 @@ pub struct Cpu {
     pub flags: Vec<String>,
     /// Hypervisor vendor when running virtualised (CPUID leaf 0x40000000).
     pub hypervisor: Option<String>,
-    /// Logical CPUs the kernel knows (`possible`).
+    /// Logical CPUs present (`/sys/devices/system/cpu/present`; lscpu's `CPU(s)`).
     pub logical_cpus: u32,
     /// Logical CPUs online.
     pub online_cpus: u32,
@@ -720,6 +720,6 @@ pub struct UsbDevice {
     pub product: Option<String>,
     /// Serial string.
     pub serial: Option<String>,
-    /// Negotiated speed.
-    pub speed_mbps: Option<u32>,
+    /// Negotiated speed in kb/s (low speed is 1.5 Mb/s, so Mb/s would not do).
+    pub speed_kbps: Option<u32>,
 }

@@ -226,6 +226,38 @@ pub fn structures(table: &[u8]) -> (Vec<Structure<'_>>, Option<TableError>) {
 
 //--- Decoded structures
 
+/// Whether a string is firmware filler rather than a value: what board vendors ship when the
+/// system integrator never filled the field in. Kept in the inventory as read (dmidecode and
+/// lshw show them too), but never used as an identity.
+pub fn is_placeholder(s: &str) -> bool {
+    const FILLERS: &[&str] = &[
+        "to be filled by o.e.m.",
+        "to be filled by oem",
+        "default string",
+        "not specified",
+        "not applicable",
+        "not available",
+        "system serial number",
+        "system product name",
+        "system manufacturer",
+        "system version",
+        "base board serial number",
+        "chassis serial number",
+        "0123456789",
+        "1234567890",
+        "none",
+        "n/a",
+        "na",
+        "unknown",
+        "oem",
+        "o.e.m.",
+        "empty",
+        "xxxxxxxxxx",
+    ];
+    let t = s.trim().to_ascii_lowercase();
+    t.is_empty() || FILLERS.contains(&t.as_str()) || t.bytes().all(|b| b == b'0' || b == b'f' || b == b'-' || b == b' ')
+}
+
 /// The UUID of type 1, as dmidecode prints it: SMBIOS 2.6 and later store the first three
 /// fields little-endian (section 7.2.1); earlier versions are printed as stored. All-zero and
 /// all-ones mean "not present" / "not settable".
@@ -398,6 +430,16 @@ mod tests {
         // A length below 4.
         let (_, err) = structures(&[1, 2, 0, 0, 0, 0]);
         assert_eq!(err, Some(TableError::BadStructure { offset: 0 }));
+    }
+
+    #[test]
+    fn placeholders() {
+        assert!(is_placeholder("To Be Filled By O.E.M."));
+        assert!(is_placeholder(" Default string "));
+        assert!(is_placeholder("00000000"));
+        assert!(is_placeholder("FFFFFFFF-FFFF"));
+        assert!(!is_placeholder("790H8D2"));
+        assert!(!is_placeholder("0123456788"));
     }
 
     #[test]

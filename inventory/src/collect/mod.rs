@@ -96,18 +96,14 @@ pub struct Options {
     pub started_unix_ms: u64,
     /// Bound on each IPMI request.
     pub ipmi_timeout: Duration,
-    /// Ask CPUID on this machine (only when the root is `/` and the CPU is this one).
-    pub use_cpuid: bool,
+    /// The root is this running machine: ask CPUID and uname(2) too. Off for fixture trees,
+    /// whose CPU is not the one the test runs on.
+    pub live: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options {
-            agent_version: String::new(),
-            started_unix_ms: 0,
-            ipmi_timeout: Duration::from_secs(2),
-            use_cpuid: false,
-        }
+        Options { agent_version: String::new(), started_unix_ms: 0, ipmi_timeout: Duration::from_secs(2), live: false }
     }
 }
 

@@ -1,7 +1,117 @@
-//! Network interfaces.
+//! Network interfaces from `/sys/class/net` (kernel Documentation/ABI/testing/sysfs-class-net),
+//! with the permanent MAC and driver/firmware versions from ethtool (`ETHTOOL_GPERMADDR`,
+//! `ETHTOOL_GDRVINFO`), InfiniBand GUIDs from `/sys/class/infiniband`, and the firmware's names
+//! for onboard devices from SMBIOS type 41 (DSP0134 7.42).
 
-use super::{DeviceIo, Reader};
+use super::{DeviceError, DeviceIo, Reader, hex_colon, pci_address_of};
 use crate::model::Nic;
 use crate::smbios::Structure;
 
-pub(super) fn collect(_r: &mut Reader<'_>, _dev: &dyn DeviceIo, _s: &[Structure<'_>], _out: &mut Vec<Nic>) {}
+const NET: &str = "/sys/class/net";
+/// ARPHRD_ETHER, ARPHRD_INFINIBAND, ARPHRD_LOOPBACK (include/uapi/linux/if_arp.h).
+const ETHER: u64 = 1;
+const INFINIBAND: u64 = 32;
+const LOOPBACK: u64 = 772;
+
+pub(super) fn collect(r: &mut Reader<'_>, dev: &dyn DeviceIo, s: &[Structure<'_>], out: &mut Vec<Nic>) {
+    let onboard = onboard_names(s);
+    for name in r.dir(NET) {
+        let base = format!("{NET}/{name}");
+        let kind = r.opt_u64(&format!("{base}/type"));
+        if kind == Some(LOOPBACK) {
+            continue;
+        }
+        let devpath = r.link(&format!("{base}/device"));
+        let virtual_device = devpath.is_none();
+        let pci_address = devpath.as_deref().and_then(pci_address_of);
+        let mut nic = Nic {
+            mac: r.opt_string(&format!("{base}/address")),
+            link_type: kind.map(|k| match k {
+                ETHER => "ethernet".to_owned(),
+                INFINIBAND => "infiniband".to_owned(),
+                other => other.to_string(),
+            }),
+            mtu: r.opt_u64(&format!("{base}/mtu")).and_then(|v| u32::try_from(v).ok()),
+            operstate: r.opt_string(&format!("{base}/operstate")),
+            // carrier, speed and duplex fail with EINVAL while the interface is down: that is
+            // "unknown", not a fault.
+            carrier: quiet(r, &format!("{base}/carrier")).map(|c| c == "1"),
+            speed_mbps: quiet(r, &format!("{base}/speed"))
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| u32::try_from(v).ok()),
+            duplex: quiet(r, &format!("{base}/duplex")).filter(|d| d != "unknown"),
+            driver: r.link_name(&format!("{base}/device/driver")),
+            numa_node: if virtual_device {
+                None
+            } else {
+                r.opt_i64(&format!("{base}/device/numa_node")).and_then(|n| i32::try_from(n).ok()).filter(|&n| n >= 0)
+            },
+            sriov_total_vfs: r.opt_u64(&format!("{base}/device/sriov_totalvfs")).and_then(|v| u32::try_from(v).ok()),
+            sriov_num_vfs: r.opt_u64(&format!("{base}/device/sriov_numvfs")).and_then(|v| u32::try_from(v).ok()),
+            firmware_name: pci_address
+                .as_ref()
+                .and_then(|a| onboard.iter().find(|(b, _)| b == a))
+                .map(|(_, n)| n.clone()),
+            pci_address,
+            virtual_device,
+            name: name.clone(),
+            ..Nic::default()
+        };
+        if kind == Some(INFINIBAND) {
+            infiniband(r, &base, &mut nic);
+        }
+        if !virtual_device {
+            ethtool(r, dev, &mut nic);
+        }
+        out.push(nic);
+    }
+}
+
+/// A read whose failure means "unknown".
+fn quiet(r: &Reader<'_>, path: &str) -> Option<String> {
+    r.root().read_string(path).ok().filter(|s| !s.is_empty())
+}
+
+fn ethtool(r: &mut Reader<'_>, dev: &dyn DeviceIo, nic: &mut Nic) {
+    match dev.permanent_mac(&nic.name) {
+        // Drivers without a burnt-in address answer zeros.
+        Ok(mac) if !mac.is_empty() && mac.iter().any(|&b| b != 0) => nic.permanent_mac = Some(hex_colon(&mac)),
+        Ok(_) | Err(DeviceError::Unsupported) => {}
+        Err(e) => r.problem(&format!("ethtool:ETHTOOL_GPERMADDR:{}", nic.name), e),
+    }
+    match dev.driver_info(&nic.name) {
+        Ok(info) => {
+            let some = |s: String| Some(s).filter(|s| !s.is_empty() && s != "N/A");
+            if nic.driver.is_none() {
+                nic.driver = some(info.driver);
+            }
+            nic.driver_version = some(info.version);
+            nic.firmware_version = some(info.firmware);
+        }
+        Err(DeviceError::Unsupported) => {}
+        Err(e) => r.problem(&format!("ethtool:ETHTOOL_GDRVINFO:{}", nic.name), e),
+    }
+}
+
+/// An IPoIB interface: its HCA's node GUID and the GID 0 of its port (`dev_port` is 0-based,
+/// InfiniBand ports 1-based).
+fn infiniband(r: &mut Reader<'_>, base: &str, nic: &mut Nic) {
+    let Some(hca) = r.dir(&format!("{base}/device/infiniband")).into_iter().next() else { return };
+    let port = r.opt_u64(&format!("{base}/dev_port")).unwrap_or(0) + 1;
+    nic.ib_node_guid = r.opt_string(&format!("/sys/class/infiniband/{hca}/node_guid"));
+    nic.ib_port_gid = r.opt_string(&format!("/sys/class/infiniband/{hca}/ports/{port}/gids/0"));
+}
+
+/// SMBIOS type 41: reference designation at 0x04, segment/bus/devfn at 0x07-0x0a.
+fn onboard_names(s: &[Structure<'_>]) -> Vec<(String, String)> {
+    s.iter()
+        .filter(|x| x.kind == 41)
+        .filter_map(|x| {
+            let (name, seg, bus, devfn) = (x.string(0x04)?, x.u16(0x07)?, x.u8(0x09)?, x.u8(0x0a)?);
+            if seg == 0xffff || bus == 0xff || devfn == 0xff {
+                return None;
+            }
+            Some((format!("{seg:04x}:{bus:02x}:{:02x}.{}", devfn >> 3, devfn & 7), name))
+        })
+        .collect()
+}
