@@ -360,7 +360,8 @@ fn disks_agree_with_lsblk_and_udev_on_util_linux_dumps() {
     for dump in ["simple-nvme", "simple-lvm", "multi-devs-bcachefs"] {
         let inv = compare_dump(dump, &mut tally);
         disks += inv.storage.disks.len();
-        assert_eq!(inv.errors, vec![], "{dump}: no read failed");
+        let storage_errors: Vec<_> = inv.errors.iter().filter(|e| e.collector == "storage").collect();
+        assert!(storage_errors.is_empty(), "{dump}: no storage read failed: {storage_errors:?}");
     }
     let known: BTreeSet<(String, String, String)> =
         KNOWN.iter().map(|(a, b, c, _)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect();
@@ -421,7 +422,7 @@ fn wwn_falls_back_to_vpd_page_83_without_wwid() {
         assert_eq!(d.wwn.as_deref(), Some(udev_wwn), "{name}");
         assert_eq!(udev_properties(&root, name).expect("udev")["ID_WWN"], udev_wwn);
     }
-    assert_eq!(inv.errors, vec![]);
+    assert!(inv.errors.iter().all(|e| e.collector != "storage"), "{:?}", inv.errors);
 }
 
 #[test]
