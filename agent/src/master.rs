@@ -111,7 +111,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             DhcpChoice::Fixed(m) => m,
             DhcpChoice::Auto => runtime::dhcp::auto_mode(&args.interface, mac, args.probe).await,
         };
-        if let Ok(s) = store.lock() {
+        if let Ok(mut s) = store.lock() {
             let _ = s.sync();
         }
         let http = format!("http://{server}");

@@ -70,14 +70,9 @@ impl Master {
         }
     }
 
+    /// The global event log (boot nodes also have their own timelines).
     fn events(&self) -> String {
-        let mut all = String::new();
-        if let Ok(rd) = std::fs::read_dir(self.data.join("nodes")) {
-            for e in rd.flatten() {
-                all.push_str(&std::fs::read_to_string(e.path().join("events.jsonl")).unwrap_or_default());
-            }
-        }
-        all
+        std::fs::read_to_string(self.data.join("events.jsonl")).unwrap_or_default()
     }
 }
 

@@ -148,8 +148,15 @@ impl Dhcp {
             for e in events {
                 let kind = e.kind;
                 let mac = e.mac.clone();
-                let _ = store.event(&mac, &format!("dhcp-{kind}"), t, serde_json::to_value(&e).unwrap_or_default());
+                let boot = e
+                    .vendor_class
+                    .as_deref()
+                    .is_some_and(|v| v.starts_with("PXEClient") || v.starts_with("HTTPClient"))
+                    || e.ipxe;
+                let _ =
+                    store.event(&mac, &format!("dhcp-{kind}"), t, serde_json::to_value(&e).unwrap_or_default(), boot);
             }
+            let _ = store.flush();
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <data>/leases.jsonl                 the DHCP lease journal (runtime::dhcp)
-//! <data>/nodes/<id>/events.jsonl      the node's timeline: dhcp, tftp, http, upload, ...
+//! <data>/events.jsonl                 every event of every client, in order
+//! <data>/nodes/<id>/events.jsonl      a boot node's timeline: dhcp, tftp, http, upload, ...
 //! <data>/nodes/<id>/inventory.json    the last inventory it uploaded
 //! <data>/report.html, inventory.csv   the operator's report
 //! ```
@@ -12,8 +13,13 @@
 //! the stick's RECONDATA partition may be FAT, where `:` is not allowed in names. The SMBIOS UUID
 //! is inside the inventory.
 //!
+//! Only boot nodes (PXE or iPXE clients, and nodes that upload) get a directory and an
+//! in-memory timeline; every other DHCP client (a laptop, perfdhcp's fifty thousand simulated
+//! MACs) is in the global log only, so a busy segment costs one buffered append per event, not a
+//! file per MAC.
+//!
 //! Inventories are written atomically and fsynced before the upload is acknowledged; events are
-//! appended and flushed, and fsynced with the next inventory or lease commit.
+//! appended and flushed, and fsynced with the next inventory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -48,7 +54,11 @@ pub(crate) struct Store {
     nodes: BTreeMap<String, Node>,
     by_ip: HashMap<Ipv4Addr, String>,
     open_logs: HashMap<String, File>,
+    log: io::BufWriter<File>,
 }
+
+/// Per-node files kept open at once; past this all are closed and reopened on demand.
+const MAX_OPEN_LOGS: usize = 128;
 
 /// `52:54:00:12:34:56` or `52-54-00-12-34-56` (any case) -> the id, `None` if not a MAC.
 pub(crate) fn node_id(mac: &str) -> Option<String> {
@@ -63,8 +73,14 @@ impl Store {
     /// Opens `root`, reading every node's timeline back.
     pub(crate) fn open(root: &Path) -> io::Result<Store> {
         fs::create_dir_all(root.join("nodes"))?;
-        let mut s =
-            Store { root: root.to_owned(), nodes: BTreeMap::new(), by_ip: HashMap::new(), open_logs: HashMap::new() };
+        let log = io::BufWriter::new(OpenOptions::new().create(true).append(true).open(root.join("events.jsonl"))?);
+        let mut s = Store {
+            root: root.to_owned(),
+            nodes: BTreeMap::new(),
+            by_ip: HashMap::new(),
+            open_logs: HashMap::new(),
+            log,
+        };
         for e in fs::read_dir(root.join("nodes"))? {
             let e = e?;
             let Some(id) = e.file_name().to_str().and_then(node_id) else { continue };
@@ -94,9 +110,17 @@ impl Store {
         self.root.join("nodes").join(id)
     }
 
-    /// Records an event for the node with boot MAC `mac`: `fields` (a JSON object) gets `t` and
-    /// `kind` added, goes into memory and is appended to the node's events.jsonl.
-    pub(crate) fn event(&mut self, mac: &str, kind: &str, now_ms: u64, fields: serde_json::Value) -> io::Result<()> {
+    /// Records an event for the client with MAC `mac`: `fields` (a JSON object) gets `t`,
+    /// `kind` and `mac` added and goes to the global log; for a boot node (`boot`, or one
+    /// already known) also to its timeline in memory and in its events.jsonl.
+    pub(crate) fn event(
+        &mut self,
+        mac: &str,
+        kind: &str,
+        now_ms: u64,
+        fields: serde_json::Value,
+        boot: bool,
+    ) -> io::Result<()> {
         let Some(id) = node_id(mac) else { return Ok(()) };
         let mut v = match fields {
             serde_json::Value::Object(m) => m,
@@ -109,8 +133,14 @@ impl Store {
         };
         v.insert("t".into(), now_ms.into());
         v.insert("kind".into(), kind.into());
+        v.insert("mac".into(), id.replace('-', ":").into());
         let v = serde_json::Value::Object(v);
         let line = serde_json::to_string(&v).map_err(io::Error::other)?;
+        self.log.write_all(line.as_bytes())?;
+        self.log.write_all(b"\n")?;
+        if !boot && !self.nodes.contains_key(&id) {
+            return Ok(());
+        }
         let dir = self.node_dir(&id);
         let node =
             self.nodes.entry(id.clone()).or_insert_with(|| Node { mac: id.replace('-', ":"), ..Node::default() });
@@ -122,6 +152,9 @@ impl Store {
         let f = match self.open_logs.get_mut(&id) {
             Some(f) => f,
             None => {
+                if self.open_logs.len() >= MAX_OPEN_LOGS {
+                    self.open_logs.clear();
+                }
                 fs::create_dir_all(&dir)?;
                 let f = OpenOptions::new().create(true).append(true).open(dir.join("events.jsonl"))?;
                 self.open_logs.entry(id).or_insert(f)
@@ -137,7 +170,8 @@ impl Store {
         let path = self.node_dir(&id).join("inventory.json");
         let replaced = path.exists();
         write_atomic(&path, json)?;
-        self.event(mac, "inventory", now_ms, serde_json::json!({ "bytes": json.len(), "replaced": replaced }))?;
+        self.event(mac, "inventory", now_ms, serde_json::json!({ "bytes": json.len(), "replaced": replaced }), true)?;
+        self.log.flush()?;
         if let Some(f) = self.open_logs.get(&id) {
             f.sync_data()?;
         }
@@ -163,8 +197,15 @@ impl Store {
         self.nodes.values()
     }
 
-    /// Fsyncs every open timeline.
-    pub(crate) fn sync(&self) -> io::Result<()> {
+    /// Hands buffered log lines to the kernel.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.log.flush()
+    }
+
+    /// Fsyncs the log and every open timeline.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.log.flush()?;
+        self.log.get_ref().sync_data()?;
         for f in self.open_logs.values() {
             f.sync_data()?;
         }
@@ -196,7 +237,8 @@ mod tests {
         assert_eq!(node_id("../../etc"), None);
         let d = tempfile::tempdir().unwrap();
         let mut s = Store::open(d.path()).unwrap();
-        s.event("52:54:00:00:00:01", "ack", 1, serde_json::json!({"ip": "10.0.0.5"})).unwrap();
+        s.event("52:54:00:00:00:01", "ack", 1, serde_json::json!({"ip": "10.0.0.5"}), true).unwrap();
+        s.event("52:54:00:00:00:02", "ack", 1, serde_json::json!({"ip": "10.0.0.6"}), false).unwrap();
         s.served(Ipv4Addr::new(10, 0, 0, 5), 1000);
         assert_eq!(s.mac_of(Ipv4Addr::new(10, 0, 0, 5)).as_deref(), Some("52:54:00:00:00:01"));
         assert!(!s.put_inventory("52:54:00:00:00:01", b"{}", 2).unwrap());
@@ -207,6 +249,9 @@ mod tests {
         assert_eq!(n.len(), 1);
         assert_eq!((n[0].uploads, n[0].inventory_at, n[0].ip), (2, Some(3), Some(Ipv4Addr::new(10, 0, 0, 5))));
         assert_eq!(n[0].events.len(), 3);
+        let log = fs::read_to_string(d.path().join("events.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 4, "every event in the global log: {log}");
+        assert!(!d.path().join("nodes/52-54-00-00-00-02").exists(), "no directory for a non-boot client");
         assert_eq!(fs::read(d.path().join("nodes/52-54-00-00-00-01/inventory.json")).unwrap(), b"{\"a\":1}");
     }
 }
