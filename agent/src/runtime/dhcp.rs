@@ -219,15 +219,11 @@ pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16
     }
 }
 
-/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
-/// `wait`. Returns the first foreign server's identifier (or source address).
-pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
-    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
-    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
-    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
+/// A client's BOOTREQUEST with no options yet, asking for broadcast replies (it has no address).
+fn client_request(xid: u32, mac: [u8; 6]) -> Repr<'static> {
     let mut chaddr = [0u8; 16];
     chaddr[..6].copy_from_slice(&mac);
-    let mut req = Repr {
+    Repr {
         op: dhcpv4::Op::Request,
         htype: dhcpv4::HardwareType::Ethernet,
         hlen: 6,
@@ -243,7 +239,16 @@ pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
         sname: &[],
         file: &[],
         options: dhcpv4::OptionList::new(),
-    };
+    }
+}
+
+/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
+/// `wait`. Returns the first foreign server's identifier (or source address).
+pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
+    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
+    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
+    let mut req = client_request(xid, mac);
     req.push(dhcpv4::DhcpOption::MessageType(dhcpv4::MessageType::Discover)).map_err(io::Error::other)?;
     req.push(dhcpv4::DhcpOption::VendorClass(b"recon-probe")).map_err(io::Error::other)?;
     let mut out = vec![0u8; req.buffer_len()];
@@ -309,26 +314,8 @@ pub(crate) async fn lease(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
     let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
     let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
     let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32).rotate_left(7);
-    let mut chaddr = [0u8; 16];
-    chaddr[..6].copy_from_slice(&mac);
     let message = |kind, requested: Option<(Ipv4Addr, Ipv4Addr)>| -> io::Result<Vec<u8>> {
-        let mut r = Repr {
-            op: dhcpv4::Op::Request,
-            htype: dhcpv4::HardwareType::Ethernet,
-            hlen: 6,
-            hops: 0,
-            xid,
-            secs: 0,
-            flags: dhcpv4::Flags::BROADCAST,
-            ciaddr: Ipv4Addr::UNSPECIFIED,
-            yiaddr: Ipv4Addr::UNSPECIFIED,
-            siaddr: Ipv4Addr::UNSPECIFIED,
-            giaddr: Ipv4Addr::UNSPECIFIED,
-            chaddr,
-            sname: &[],
-            file: &[],
-            options: dhcpv4::OptionList::new(),
-        };
+        let mut r = client_request(xid, mac);
         r.push(dhcpv4::DhcpOption::MessageType(kind)).map_err(io::Error::other)?;
         if let Some((ip, server)) = requested {
             r.push(dhcpv4::DhcpOption::RequestedIp(ip)).map_err(io::Error::other)?;
