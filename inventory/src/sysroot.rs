@@ -75,6 +75,11 @@ impl ReadError {
     }
 }
 
+/// The non-empty components of a path.
+fn split(p: &str) -> Vec<String> {
+    p.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect()
+}
+
 impl Default for SysRoot {
     fn default() -> SysRoot {
         SysRoot::host()
@@ -148,27 +153,51 @@ impl SysRoot {
         Ok(names)
     }
 
-    /// Where a symlink points, resolved to a live path (`/sys/class/net/eth0/device` ->
-    /// `/sys/devices/pci0000:00/0000:00:03.0`): relative targets against the link's directory,
-    /// absolute ones as they are (they name live paths, which this root maps again).
+    /// Where a symlink points, as a live path with every symlink on the way followed
+    /// (`/sys/class/net/eth0/device` -> `/sys/devices/pci0000:00/0000:00:03.0/virtio2`, although
+    /// `/sys/class/net/eth0` is itself a link and the target is relative to where it points).
+    /// Absolute targets name live paths and are mapped under the root again, so a fixture tree
+    /// never leads a read out to the host's own `/sys`.
     pub fn read_link(&self, live: &str) -> Result<String, ReadError> {
         let target = std::fs::read_link(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
-        let base = if target.is_absolute() {
-            PathBuf::from("/")
-        } else {
-            Path::new(live).parent().map(Path::to_path_buf).unwrap_or_default()
-        };
-        let mut parts: Vec<String> = Vec::new();
-        for c in base.join(&target).components() {
-            match c {
-                Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
-                Component::ParentDir => {
-                    parts.pop();
+        let parent = Path::new(live).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = if target.is_absolute() { "/".to_owned() } else { self.canonical(&parent)? };
+        self.canonical(&format!("{base}/{}", target.to_string_lossy()))
+    }
+
+    /// `live` with every symlink followed under the root and `.`/`..` applied, as a live path.
+    /// Components that do not exist are kept as they are.
+    pub fn canonical(&self, live: &str) -> Result<String, ReadError> {
+        let mut done: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = split(live);
+        todo.reverse();
+        let mut hops = 0;
+        while let Some(c) = todo.pop() {
+            match c.as_str() {
+                "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
                 }
                 _ => {}
             }
+            done.push(c);
+            let here = format!("/{}", done.join("/"));
+            let Ok(mapped) = self.path(&here) else { continue };
+            let Ok(target) = std::fs::read_link(&mapped) else { continue };
+            hops += 1;
+            if hops > 40 {
+                return Err(ReadError::new(live, Reason::Io));
+            }
+            done.pop();
+            if target.is_absolute() {
+                done.clear();
+            }
+            let mut more = split(&target.to_string_lossy());
+            more.reverse();
+            todo.extend(more);
         }
-        Ok(format!("/{}", parts.join("/")))
+        Ok(format!("/{}", done.join("/")))
     }
 
     /// Whether a live path exists under the root.
@@ -227,6 +256,32 @@ mod tests {
     fn parent_components_cannot_leave_the_root() {
         let (_d, root) = tree();
         assert_eq!(root.read_string("/sys/../../etc/passwd").unwrap_err().reason, Reason::Escapes);
+    }
+
+    #[test]
+    fn links_through_linked_directories_resolve_where_they_point() {
+        // /sys/class/net/eth1 -> ../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1, whose
+        // device link is ../../../virtio2: relative to where eth1 really is.
+        let (d, root) = tree();
+        let v = d.path().join("sys/devices/pci0000:00/0000:00:03.0/virtio2/net/eth1");
+        fs::create_dir_all(&v).unwrap();
+        std::os::unix::fs::symlink("../../../virtio2", v.join("device")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1",
+            d.path().join("sys/class/net/eth1"),
+        )
+        .unwrap();
+        assert_eq!(
+            root.read_link("/sys/class/net/eth1/device").unwrap(),
+            "/sys/devices/pci0000:00/0000:00:03.0/virtio2"
+        );
+        // An absolute link stays under the root.
+        std::os::unix::fs::symlink("/sys/devices/pci0000:00", d.path().join("sys/abs")).unwrap();
+        assert_eq!(root.read_link("/sys/abs").unwrap(), "/sys/devices/pci0000:00");
+        // A loop ends with an error, not a hang.
+        std::os::unix::fs::symlink("loop2", d.path().join("sys/loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", d.path().join("sys/loop2")).unwrap();
+        assert!(root.read_link("/sys/loop1").is_err());
     }
 
     #[test]

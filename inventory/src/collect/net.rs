@@ -3,7 +3,7 @@
 //! `ETHTOOL_GDRVINFO`), InfiniBand GUIDs from `/sys/class/infiniband`, and the firmware's names
 //! for onboard devices from SMBIOS type 41 (DSP0134 7.42).
 
-use super::{DeviceError, DeviceIo, Reader, hex_colon, pci_address_of};
+use super::{DeviceError, DeviceIo, Reader, hex_colon, is_pci_address};
 use crate::model::Nic;
 use crate::smbios::Structure;
 
@@ -23,7 +23,18 @@ pub(super) fn collect(r: &mut Reader<'_>, dev: &dyn DeviceIo, s: &[Structure<'_>
         }
         let devpath = r.link(&format!("{base}/device"));
         let virtual_device = devpath.is_none();
-        let pci_address = devpath.as_deref().and_then(pci_address_of);
+        // The NIC's own PCI function: the device itself, or for virtio-net the function its
+        // virtioN device hangs off. A USB NIC has none (its path passes the USB controller's).
+        let pci_address = devpath.as_deref().and_then(|p| {
+            let (parent, last) = p.rsplit_once('/')?;
+            if is_pci_address(last) {
+                Some(last.to_owned())
+            } else if last.starts_with("virtio") {
+                parent.rsplit('/').next().filter(|c| is_pci_address(c)).map(str::to_owned)
+            } else {
+                None
+            }
+        });
         let mut nic = Nic {
             mac: r.opt_string(&format!("{base}/address")),
             link_type: kind.map(|k| match k {
@@ -114,4 +125,43 @@ fn onboard_names(s: &[Structure<'_>]) -> Vec<(String, String)> {
             Some((format!("{seg:04x}:{bus:02x}:{:02x}.{}", devfn >> 3, devfn & 7), name))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SysRoot;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    /// A class/net entry linked to `devdir` (relative to /sys/devices) the way the kernel does.
+    fn nic(root: &std::path::Path, name: &str, devdir: &str) {
+        let dev = root.join("sys/devices").join(devdir);
+        let net = dev.join("net").join(name);
+        fs::create_dir_all(&net).unwrap();
+        fs::write(net.join("type"), "1\n").unwrap();
+        fs::write(net.join("address"), "52:54:00:00:00:01\n").unwrap();
+        let up = "../".repeat(3);
+        symlink(format!("{up}{}", dev.file_name().unwrap().to_string_lossy()), net.join("device")).unwrap();
+        fs::create_dir_all(root.join("sys/class/net")).unwrap();
+        symlink(format!("../../devices/{devdir}/net/{name}"), root.join("sys/class/net").join(name)).unwrap();
+    }
+
+    #[test]
+    fn pci_addresses_of_pci_virtio_and_usb_nics() {
+        let d = tempfile::tempdir().unwrap();
+        nic(d.path(), "enp1s0", "pci0000:00/0000:01:00.0");
+        nic(d.path(), "eth1", "pci0000:00/0000:00:03.0/virtio2");
+        nic(d.path(), "enx1", "pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0");
+        let mut errors = Vec::new();
+        let root = SysRoot::new(d.path());
+        let mut r = Reader { root: &root, collector: "network", errors: &mut errors };
+        let mut out = Vec::new();
+        collect(&mut r, &super::super::NoDevices, &[], &mut out);
+        let addr = |n: &str| out.iter().find(|x| x.name == n).and_then(|x| x.pci_address.clone());
+        assert_eq!(addr("enp1s0").as_deref(), Some("0000:01:00.0"));
+        assert_eq!(addr("eth1").as_deref(), Some("0000:00:03.0"));
+        assert_eq!(addr("enx1"), None, "a USB NIC is not its controller");
+        assert!(out.iter().all(|n| !n.virtual_device));
+    }
 }
