@@ -118,7 +118,7 @@ fn counts(report: &str) -> Vec<(String, u32, u32)> {
 /// Runs a script and asserts it passed, and that each peer compared at least `floor` fields:
 /// a peer's output format changing under the parser would otherwise shrink the comparison
 /// silently.
-fn run_and_check(script: &str, name: &str, limit: Duration, floors: &[(&str, u32)]) {
+fn run_and_check(script: &str, name: &str, limit: Duration, floors: &[(&str, u32)]) -> PathBuf {
     require_root();
     for (tool, package) in TOOLS {
         program(tool, package);
@@ -143,12 +143,72 @@ fn run_and_check(script: &str, name: &str, limit: Duration, floors: &[(&str, u32
         assert_eq!(agree, total, "{script}: {peer} disagrees");
         assert!(total >= floor, "{script}: {peer} compared only {total} fields (at least {floor} expected)");
     }
+    out
+}
+
+/// compare.py must see differences: the guest's own outputs, with recon's values changed in
+/// a few places, must fail with each change named by the peers that report the field.
+fn planted_differences_are_reported(out: &Path) {
+    let g = out.join("guest");
+    let arg = |f: &str| g.join(f).into_os_string();
+    let mut cmd = Command::new("python3");
+    cmd.arg(scripts().join("compare.py"))
+        .arg("--recon")
+        .arg(arg("recon.json"))
+        .arg("--expect")
+        .arg(out.join("expect.json"));
+    for (flag, file) in [
+        ("--lshw", "lshw.json"),
+        ("--lspci", "lspci.txt"),
+        ("--dmidecode", "dmidecode.txt"),
+        ("--lsblk", "lsblk.json"),
+        ("--lscpu", "lscpu.json"),
+        ("--lscpu-caches", "lscpu-caches.json"),
+        ("--ethtool", "ethtool.txt"),
+    ] {
+        cmd.arg(flag).arg(arg(file));
+    }
+    for m in [
+        r#"system.serial="WRONG""#,
+        "cpu.cores=3",
+        "memory.dimms.0.size_bytes=1",
+        r#"network.0.mac="02:00:00:00:00:99""#,
+        "pci.1.device_id=1",
+        "cpu.caches.0.instances=99",
+        r#"storage.disks.0.serial="WRONG""#,
+    ] {
+        cmd.arg("--mutate").arg(m);
+    }
+    let res = cmd.output().expect("python3 compare.py");
+    let report = String::from_utf8_lossy(&res.stdout);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "compare.py with planted differences:\n{report}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    for want in [
+        "truth: system.serial: recon \"WRONG\"",
+        "dmidecode: system.serial: recon \"WRONG\"",
+        "lshw: system.serial: recon \"WRONG\"",
+        "lscpu: cpu.cores: recon 3",
+        "truth: cpu.cores: recon 3",
+        "dmidecode: memory.dimms[0x1100].size_bytes: recon 1 ",
+        "lshw: memory.dimms[0x1100].size_bytes: recon 1 ",
+        "lshw: network[eth0].mac: recon \"02:00:00:00:00:99\"",
+        "lspci: pci[0000:00:02.0].device_id: recon 1 ",
+        "lshw: pci[0000:00:02.0].device_id: recon 1 ",
+        "lscpu: cpu.caches[L1d].instances: recon 99 ",
+        "].serial: recon \"WRONG\"",
+    ] {
+        assert!(report.contains(want), "compare.py did not report {want:?}:\n{report}");
+    }
 }
 
 #[test]
 fn guest_inventory_agrees_with_peers_and_configured_hardware() {
     // Floors: about 80 % of what a run compared when this was written, disks included.
-    run_and_check(
+    let out = run_and_check(
         "guest.sh",
         "xcheck-guest",
         Duration::from_secs(600),
@@ -162,6 +222,7 @@ fn guest_inventory_agrees_with_peers_and_configured_hardware() {
             ("ethtool", 15),
         ],
     );
+    planted_differences_are_reported(&out);
 }
 
 #[test]
