@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod dump;
+mod master;
 mod runtime;
 mod serve;
 
@@ -20,6 +21,11 @@ commands:
   tftpd --root DIR [--listen ADDR[:PORT]] [--max-transfers N] [--max-window N] [--retries N]
                  serve DIR read-only over TFTP (default 0.0.0.0:69, 256 transfers, window 64,
                  10 retransmissions before a silent client's transfer is dropped)
+  serve --interface IF --boot DIR --data DIR [--address A.B.C.D/P] [--dhcp auto|full|proxy|off]
+        [--name NAME]... [--domain D] [--lease SECS] [--probe SECS] [--router A.B.C.D]
+        [--relay NET/P:FIRST-LAST[:ROUTER]]...
+                 be the PXE master on IF: DHCP (auto: probe first, proxy if another server
+                 answers), TFTP and DNS; leases and node data under --data
   inventory [--root DIR] [--format json|table] [--raw]
                  this machine's hardware (or a sysfs/procfs tree under DIR): a table on a
                  terminal, JSON otherwise; --raw leaves out PCI names, as peers upload it
@@ -82,6 +88,70 @@ fn tftpd(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     let ex = std::rc::Rc::new(smol::LocalExecutor::new());
     let stats = std::rc::Rc::new(runtime::tftp::Stats::default());
     smol::block_on(ex.run(runtime::tftp::serve(cfg, ex.clone(), stats)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    use lexopt::prelude::*;
+    use serve::dhcp::Mode;
+    let mut interface = None;
+    let mut boot = None;
+    let mut data = None;
+    let mut a = master::ServeArgs {
+        interface: String::new(),
+        address: None,
+        boot: PathBuf::new(),
+        data: PathBuf::new(),
+        dhcp: master::DhcpChoice::Auto,
+        names: Vec::new(),
+        domain: None,
+        lease_secs: 3600,
+        probe: std::time::Duration::from_secs(4),
+        relays: Vec::new(),
+        router: None,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("interface") => interface = Some(parser.value()?.string()?),
+            Long("boot") => boot = Some(PathBuf::from(parser.value()?)),
+            Long("data") => data = Some(PathBuf::from(parser.value()?)),
+            Long("address") => {
+                let v = parser.value()?.string()?;
+                a.address =
+                    Some(master::parse_cidr(&v).ok_or_else(|| anyhow::anyhow!("--address {v:?}: not A.B.C.D/P"))?);
+            }
+            Long("dhcp") => {
+                a.dhcp = match parser.value()?.string()?.as_str() {
+                    "auto" => master::DhcpChoice::Auto,
+                    "full" => master::DhcpChoice::Fixed(Mode::Full),
+                    "proxy" => master::DhcpChoice::Fixed(Mode::Proxy),
+                    "off" => master::DhcpChoice::Fixed(Mode::Off),
+                    other => anyhow::bail!("--dhcp {other:?}: auto, full, proxy or off"),
+                }
+            }
+            Long("name") => a.names.push(parser.value()?.string()?.to_ascii_lowercase()),
+            Long("domain") => a.domain = Some(parser.value()?.string()?.to_ascii_lowercase()),
+            Long("lease") => a.lease_secs = parser.value()?.parse()?,
+            Long("probe") => a.probe = std::time::Duration::from_secs(parser.value()?.parse()?),
+            Long("router") => a.router = Some(parser.value()?.parse()?),
+            Long("relay") => {
+                let v = parser.value()?.string()?;
+                a.relays.push(
+                    master::parse_relay(&v)
+                        .ok_or_else(|| anyhow::anyhow!("--relay {v:?}: not NET/P:FIRST-LAST[:ROUTER]"))?,
+                );
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    a.interface = interface.ok_or_else(|| anyhow::anyhow!("serve: --interface IF is required\n\n{USAGE}"))?;
+    a.boot = boot.ok_or_else(|| anyhow::anyhow!("serve: --boot DIR is required\n\n{USAGE}"))?;
+    a.data = data.ok_or_else(|| anyhow::anyhow!("serve: --data DIR is required\n\n{USAGE}"))?;
+    if a.names.is_empty() {
+        a.names = vec!["bang".into(), "recon".into()];
+    }
+    init_logging();
+    master::run(a)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,6 +238,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         "tftpd" => tftpd(parser),
         "inventory" => inventory(parser),
+        "serve" => serve(parser),
         "version" => {
             println!("recon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

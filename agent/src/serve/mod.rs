@@ -1,4 +1,7 @@
 //! The master's services as cores without sockets: each decides what a request gets; the
 //! runtime (`crate::runtime`) does the I/O.
 
+pub(crate) mod dhcp;
+pub(crate) mod dns;
+pub(crate) mod store;
 pub(crate) mod tftp;

@@ -1,0 +1,179 @@
+//! `recon serve`: the master's services on one interface: DHCP (67, and 4011 for PXE boot
+//! server requests), TFTP (69, for the iPXE binaries), DNS (53) and, when built in, HTTP (80),
+//! sharing one data directory.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::runtime;
+use crate::serve::dhcp::{Boot, Config, Mode, Subnet};
+use crate::serve::store::Store;
+
+/// `--dhcp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DhcpChoice {
+    Auto,
+    Fixed(Mode),
+}
+
+/// What `recon serve` was asked to do.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeArgs {
+    pub(crate) interface: String,
+    /// Address to give the interface, `A.B.C.D/P`; else its current first IPv4 address.
+    pub(crate) address: Option<(Ipv4Addr, u8)>,
+    pub(crate) boot: PathBuf,
+    pub(crate) data: PathBuf,
+    pub(crate) dhcp: DhcpChoice,
+    /// The master's DNS names (the seed uses `bang`).
+    pub(crate) names: Vec<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) lease_secs: u32,
+    pub(crate) probe: Duration,
+    pub(crate) relays: Vec<Subnet>,
+    pub(crate) router: Option<Ipv4Addr>,
+}
+
+/// `A.B.C.D/P`.
+pub(crate) fn parse_cidr(s: &str) -> Option<(Ipv4Addr, u8)> {
+    let (a, p) = s.split_once('/')?;
+    let p: u8 = p.parse().ok()?;
+    (p <= 32).then_some((a.parse().ok()?, p))
+}
+
+/// `NET/P:FIRST-LAST[:ROUTER]`: a subnet behind a relay agent and its pool.
+pub(crate) fn parse_relay(s: &str) -> Option<Subnet> {
+    let mut parts = s.split(':');
+    let (net, prefix) = parse_cidr(parts.next()?)?;
+    let (lo, hi) = parts.next()?.split_once('-')?;
+    let router = match parts.next() {
+        Some(r) => Some(r.parse().ok()?),
+        None => None,
+    };
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Some(Subnet {
+        network: Ipv4Addr::from(u32::from(net) & mask),
+        prefix,
+        pool: (lo.parse().ok()?, hi.parse().ok()?),
+        router,
+    })
+}
+
+fn interface_mac(iface: &str) -> anyhow::Result<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
+        .with_context(|| format!("no interface {iface}"))?;
+    let v: Vec<u8> = text.trim().split(':').map(|p| u8::from_str_radix(p, 16)).collect::<Result<_, _>>()?;
+    v.try_into().map_err(|_| anyhow::anyhow!("{iface}: not an Ethernet address: {}", text.trim()))
+}
+
+/// The interface's first IPv4 address and prefix.
+fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
+    for ifa in nix::ifaddrs::getifaddrs().ok()? {
+        if ifa.interface_name != iface {
+            continue;
+        }
+        let addr = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()).map(|a| a.ip())?;
+        let mask = ifa.netmask.as_ref().and_then(|a| a.as_sockaddr_in()).map(|a| u32::from(a.ip()))?;
+        return Some((addr, u8::try_from(mask.count_ones()).unwrap_or(32)));
+    }
+    None
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let ifindex = nix::net::if_::if_nametoindex(args.interface.as_str())
+        .with_context(|| format!("no interface {}", args.interface))?;
+    if let Some((ip, prefix)) = args.address {
+        let mut rtnl = runtime::netlink::Rtnl::open().context("rtnetlink")?;
+        rtnl.set_up(ifindex).with_context(|| format!("bringing {} up", args.interface))?;
+        rtnl.add_address(ifindex, ip, prefix).with_context(|| format!("adding {ip}/{prefix} to {}", args.interface))?;
+    }
+    let (server, prefix) = interface_v4(&args.interface)
+        .or(args.address)
+        .ok_or_else(|| anyhow::anyhow!("{} has no IPv4 address; give one with --address A.B.C.D/P", args.interface))?;
+    let mut subnet = Subnet::around(server, prefix)
+        .ok_or_else(|| anyhow::anyhow!("{server}/{prefix}: the prefix must be between 8 and 30"))?;
+    subnet.router = args.router;
+    let mac = interface_mac(&args.interface)?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let store = Arc::new(Mutex::new(Store::open(&args.data).context("opening the data directory")?));
+    let names: runtime::dhcp::Names = Rc::new(RefCell::new(BTreeMap::new()));
+    let ex = Rc::new(smol::LocalExecutor::new());
+
+    smol::block_on(ex.run(async {
+        let mode = match args.dhcp {
+            DhcpChoice::Fixed(m) => m,
+            DhcpChoice::Auto => runtime::dhcp::auto_mode(&args.interface, mac, args.probe).await,
+        };
+        if let Ok(mut s) = store.lock() {
+            let _ = s.sync();
+        }
+        let http = format!("http://{server}");
+        let cfg = Config {
+            mode,
+            server,
+            subnet,
+            relays: args.relays.clone(),
+            domain: args.domain.clone(),
+            lease_secs: args.lease_secs,
+            offer_secs: 30,
+            decline_secs: 600,
+            boot: Boot {
+                bios: "undionly.kpxe".into(),
+                efi_x64: "ipxe.efi".into(),
+                efi_ia32: args.boot.join("ipxe-i386.efi").exists().then(|| "ipxe-i386.efi".into()),
+                efi_arm64: args.boot.join("ipxe-arm64.efi").exists().then(|| "ipxe-arm64.efi".into()),
+                script_url: format!("{http}/boot.ipxe"),
+                http_base: format!("{http}/"),
+            },
+        };
+        log::info!(
+            "master {server}/{prefix} on {} (index {ifindex}), DHCP {mode:?}, data {}",
+            args.interface,
+            args.data.display()
+        );
+        let dhcp =
+            Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
+        let d67 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 67));
+        let d4011 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 4011));
+        let dns = ex.spawn(runtime::dns::serve(server, args.names.clone(), args.domain.clone(), names.clone()));
+        let tftp_cfg = runtime::tftp::TftpConfig {
+            root: args.boot.clone(),
+            listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 69),
+            max_transfers: 256,
+            max_windowsize: 64,
+            sender: netboot_proto::tftp::SenderConfig::default(),
+        };
+        let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), Rc::new(runtime::tftp::Stats::default())));
+        // The first service to fail ends the master, loudly.
+
+        smol::future::or(
+            smol::future::or(async { d67.await.context("dhcp port 67") }, async {
+                d4011.await.context("dhcp port 4011")
+            }),
+            smol::future::or(async { dns.await.context("dns") }, async { tftp.await.context("tftp") }),
+        )
+        .await
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_and_relays() {
+        assert_eq!(parse_cidr("10.0.0.1/16"), Some((Ipv4Addr::new(10, 0, 0, 1), 16)));
+        assert_eq!(parse_cidr("10.0.0.1/33"), None);
+        let r = parse_relay("192.168.40.0/24:192.168.40.10-192.168.40.99:192.168.40.1").unwrap();
+        assert_eq!(r.pool, (Ipv4Addr::new(192, 168, 40, 10), Ipv4Addr::new(192, 168, 40, 99)));
+        assert_eq!(r.router, Some(Ipv4Addr::new(192, 168, 40, 1)));
+        assert!(parse_relay("192.168.40.0/24").is_none());
+    }
+}

@@ -1,0 +1,303 @@
+//! The DHCP server's I/O: one socket on 0.0.0.0:67 bound to the serving interface
+//! (`SO_BINDTODEVICE`, `IP_PKTINFO`, `SO_BROADCAST`, as dnsmasq does) and one on 4011 for PXE
+//! boot server requests; the lease journal; neighbour entries for unicast replies; events to the
+//! store.
+//!
+//! Group commit: the loop takes every datagram that is waiting (up to a batch), decides each,
+//! appends all journal records with one fsync, and only then sends the replies. An ACK is never
+//! on the wire before its binding is on disk, and a burst of clients costs one fsync, not one
+//! each.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use netboot_proto::dhcpv4::{self, Packet, Repr};
+use smol::Async;
+
+use super::files::Journal;
+use super::netlink::Rtnl;
+use super::udp::{UdpOptions, bind_udp};
+use crate::serve::dhcp::leases::{Leases, Record};
+use crate::serve::dhcp::{Config, Dest, Mode, Server};
+use crate::serve::store::Store;
+
+/// Datagrams decided per fsync at most.
+const BATCH: usize = 64;
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Names the DNS responder answers for leased nodes, kept current by the DHCP loop.
+pub(crate) type Names = Rc<RefCell<BTreeMap<String, Ipv4Addr>>>;
+
+/// Counters beyond the core's.
+#[derive(Debug, Default)]
+pub(crate) struct IoStats {
+    pub(crate) malformed: u64,
+    pub(crate) journal_lines_skipped: u64,
+    pub(crate) unicast_fallbacks: u64,
+}
+
+/// Everything the loop owns.
+pub(crate) struct Dhcp {
+    server: Server,
+    journal: Journal,
+    rtnl: Option<Rtnl>,
+    ifindex: u32,
+    store: Arc<Mutex<Store>>,
+    names: Names,
+    pub(crate) io: IoStats,
+}
+
+impl Dhcp {
+    /// Opens the journal under `data` and replays it.
+    pub(crate) fn open(
+        cfg: Config,
+        data: &Path,
+        ifindex: u32,
+        store: Arc<Mutex<Store>>,
+        names: Names,
+    ) -> io::Result<Dhcp> {
+        let (journal, replay) = Journal::open(&data.join("leases.jsonl"))?;
+        if replay.torn_tail {
+            log::warn!("dhcp: leases.jsonl ended in a partial line (a crash mid-write); it was dropped");
+        }
+        let mut leases = Leases::default();
+        let mut io = IoStats::default();
+        for line in &replay.lines {
+            match serde_json::from_str::<Record>(line) {
+                Ok(r) => leases.apply(&r),
+                Err(e) => {
+                    // Kept in the file: a newer recon may understand it.
+                    io.journal_lines_skipped += 1;
+                    log::warn!("dhcp: leases.jsonl: skipping a line recon cannot read ({e}): {line}");
+                }
+            }
+        }
+        log::info!("dhcp: {} journal lines replayed, {} addresses known", replay.lines.len(), leases.len());
+        let rtnl =
+            Rtnl::open().map_err(|e| log::warn!("dhcp: no rtnetlink ({e}); replies to new clients are broadcast")).ok();
+        let d = Dhcp { server: Server::new(cfg, leases), journal, rtnl, ifindex, store, names, io };
+        d.refresh_names();
+        Ok(d)
+    }
+
+    fn refresh_names(&self) {
+        let mut names = self.names.borrow_mut();
+        names.clear();
+        for (ip, l) in self.server.leases().bound(now_secs()) {
+            if let Some(h) = &l.hostname {
+                names.insert(h.clone(), ip);
+            }
+        }
+    }
+
+    /// Decides a batch, commits its records, sends its replies.
+    fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &UdpSocket) {
+        let now = now_secs();
+        let mut replies = Vec::new();
+        let mut records = Vec::new();
+        let mut events = Vec::new();
+        let mut out = [0u8; 1500];
+        for (bytes, from) in batch {
+            let Ok(packet) = Packet::new_checked(bytes.as_slice()) else {
+                self.io.malformed += 1;
+                continue;
+            };
+            let mut scratch = vec![0u8; bytes.len()];
+            let Ok(req) = Repr::parse(&packet, &mut scratch) else {
+                self.io.malformed += 1;
+                continue;
+            };
+            let o = self.server.handle(&req, port, *from, now, &mut out);
+            if let Some(r) = o.record {
+                records.push(r);
+            }
+            if let Some((len, dest)) = o.reply {
+                replies.push((out[..len].to_vec(), dest));
+            }
+            events.extend(o.events);
+        }
+        if !records.is_empty() {
+            let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            if let Err(e) = self.journal.append(&lines) {
+                // Not durable: promise nothing. The clients retry; the table keeps the change in
+                // memory, which errs toward keeping addresses out of use.
+                log::error!("dhcp: journal write failed ({e}); {} replies withheld", replies.len());
+                return;
+            }
+            self.maybe_compact();
+            self.refresh_names();
+        }
+        for (bytes, dest) in replies {
+            self.send(sock, &bytes, dest);
+        }
+        let t = now_ms();
+        if let Ok(mut store) = self.store.lock() {
+            for e in events {
+                let kind = e.kind;
+                let mac = e.mac.clone();
+                let boot = e
+                    .vendor_class
+                    .as_deref()
+                    .is_some_and(|v| v.starts_with("PXEClient") || v.starts_with("HTTPClient"))
+                    || e.ipxe;
+                let _ =
+                    store.event(&mac, &format!("dhcp-{kind}"), t, serde_json::to_value(&e).unwrap_or_default(), boot);
+            }
+            let _ = store.flush();
+        }
+    }
+
+    fn maybe_compact(&mut self) {
+        let live = self.server.leases().len();
+        if self.journal.lines > 4 * live + 1024 {
+            let lines: Vec<String> =
+                self.server.leases().snapshot().iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            match self.journal.rewrite(&lines) {
+                Ok(()) => log::info!("dhcp: journal compacted to {} lines", lines.len()),
+                Err(e) => log::warn!("dhcp: journal compaction failed ({e}); the journal keeps growing"),
+            }
+        }
+    }
+
+    fn send(&mut self, sock: &UdpSocket, bytes: &[u8], dest: Dest) {
+        let broadcast = |port| SocketAddrV4::new(Ipv4Addr::BROADCAST, port);
+        let to = match dest {
+            Dest::Broadcast { port } => broadcast(port),
+            Dest::Unicast(a) => a,
+            Dest::Hardware { ip, mac } => match self.rtnl.as_mut().map(|r| r.add_neighbour(self.ifindex, ip, mac)) {
+                Some(Ok(())) => SocketAddrV4::new(ip, dhcpv4::CLIENT_PORT),
+                _ => {
+                    self.io.unicast_fallbacks += 1;
+                    broadcast(dhcpv4::CLIENT_PORT)
+                }
+            },
+        };
+        if let Err(e) = sock.send_to(bytes, to) {
+            log::warn!("dhcp: send to {to}: {e}");
+        }
+    }
+}
+
+/// Receives what is waiting without blocking.
+fn drain(sock: &UdpSocket, first: (Vec<u8>, SocketAddrV4)) -> Vec<(Vec<u8>, SocketAddrV4)> {
+    let mut batch = vec![first];
+    let mut buf = [0u8; 1500];
+    while batch.len() < BATCH {
+        match sock.recv_from(&mut buf) {
+            Ok((n, std::net::SocketAddr::V4(from))) => batch.push((buf[..n].to_vec(), from)),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// Serves port `port` (67 or 4011) on `iface` until an I/O error.
+pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16) -> io::Result<()> {
+    let opts = UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let sock: Async<UdpSocket> = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), &opts)?;
+    log::info!("dhcp: serving port {port} on {iface}");
+    let mut buf = vec![0u8; 1500];
+    loop {
+        let (n, from) = sock.recv_from(&mut buf).await?;
+        let std::net::SocketAddr::V4(from) = from else { continue };
+        let batch = drain(sock.get_ref(), (buf[..n].to_vec(), from));
+        dhcp.borrow_mut().process(&batch, port, sock.get_ref());
+    }
+}
+
+/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
+/// `wait`. Returns the first foreign server's identifier (or source address).
+pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
+    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
+    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
+    let mut chaddr = [0u8; 16];
+    chaddr[..6].copy_from_slice(&mac);
+    let mut req = Repr {
+        op: dhcpv4::Op::Request,
+        htype: dhcpv4::HardwareType::Ethernet,
+        hlen: 6,
+        hops: 0,
+        xid,
+        secs: 0,
+        flags: dhcpv4::Flags::BROADCAST,
+        ciaddr: Ipv4Addr::UNSPECIFIED,
+        yiaddr: Ipv4Addr::UNSPECIFIED,
+        siaddr: Ipv4Addr::UNSPECIFIED,
+        giaddr: Ipv4Addr::UNSPECIFIED,
+        chaddr,
+        sname: &[],
+        file: &[],
+        options: dhcpv4::OptionList::new(),
+    };
+    req.push(dhcpv4::DhcpOption::MessageType(dhcpv4::MessageType::Discover)).map_err(io::Error::other)?;
+    req.push(dhcpv4::DhcpOption::VendorClass(b"recon-probe")).map_err(io::Error::other)?;
+    let mut out = vec![0u8; req.buffer_len()];
+    let n = req.emit(&mut out).map_err(io::Error::other)?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut buf = vec![0u8; 1500];
+    let mut next_send = std::time::Instant::now();
+    loop {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        if now >= next_send {
+            sock.send_to(&out[..n], SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcpv4::SERVER_PORT)).await?;
+            next_send = now + Duration::from_secs(1);
+        }
+        let until = next_send.min(deadline);
+        let got = smol::future::or(async { Some(sock.recv_from(&mut buf).await) }, async {
+            smol::Timer::at(until).await;
+            None
+        })
+        .await;
+        if let Some(Ok((len, src))) = got {
+            let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
+            let mut scratch = vec![0u8; len];
+            let Ok(r) = Repr::parse(&p, &mut scratch) else { continue };
+            if r.op == dhcpv4::Op::Reply && r.xid == xid && r.message_type() == Some(dhcpv4::MessageType::Offer) {
+                let server = r.server_id().unwrap_or(match src {
+                    std::net::SocketAddr::V4(a) => *a.ip(),
+                    std::net::SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+                });
+                return Ok(Some(server));
+            }
+        }
+    }
+}
+
+/// Picks the mode for `auto`: proxy when another server answers the probe.
+pub(crate) async fn auto_mode(iface: &str, mac: [u8; 6], wait: Duration) -> Mode {
+    match probe(iface, mac, wait).await {
+        Ok(Some(server)) => {
+            log::warn!(
+                "dhcp: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: recon hands out no addresses here and \
+                 serves PXE clients by proxy (use --dhcp full to override)"
+            );
+            Mode::Proxy
+        }
+        Ok(None) => {
+            log::info!("dhcp: no other DHCP server answered on {iface} within {wait:?}: full mode");
+            Mode::Full
+        }
+        Err(e) => {
+            log::warn!("dhcp: probe on {iface} failed ({e}); assuming another server may exist: proxy mode");
+            Mode::Proxy
+        }
+    }
+}

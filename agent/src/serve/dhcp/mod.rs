@@ -1,0 +1,710 @@
+//! The DHCP server's decisions, without sockets or clocks: a request and the time go in; a reply
+//! (octets and destination), the journal record that must be durable before it is sent, and an
+//! event come out.
+//!
+//! - Server behaviour: RFC 2131 section 4.3 (DISCOVER 4.3.1, REQUEST 4.3.2 in its SELECTING,
+//!   INIT-REBOOT, RENEWING and REBINDING forms, DECLINE 4.3.3, RELEASE 4.3.4, INFORM 4.3.5) and
+//!   the reply destination rules of section 4.1.
+//! - Relay agents: giaddr (RFC 2131 section 4.1) and option 82 copied into replies (RFC 3046
+//!   section 2.2).
+//! - PXE: the boot file by client architecture (option 93, RFC 4578 section 2.1), the client
+//!   machine identifier echoed (option 97, RFC 4578 section 2.3), and in proxy mode the PXE
+//!   2.1 specification's ProxyDHCP offer (option 60 `PXEClient`, option 43 with discovery control,
+//!   a boot server and a menu; section 2.2.5) followed by the boot server exchange on port 4011.
+//!   UEFI HTTP boot (architecture 16) gets a URL and option 60 `HTTPClient` (UEFI 2.10,
+//!   section 24.7.2). iPXE, recognised by option 77 or 175, gets the script URL, which ends the
+//!   chain-loading loop.
+//!
+//! Modes: `Full` hands out addresses; `Proxy` answers only PXE clients, with boot options and
+//! no address, for a segment that already has a DHCP server; `Off` answers nobody.
+
+pub(crate) mod leases;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use netboot_proto::dhcpv4::pxe::{BootClass, SuboptionWriter, vendor};
+use netboot_proto::dhcpv4::{CLIENT_PORT, DhcpOption, Ipv4List, MessageType, PXE_PORT, Repr, SERVER_PORT, max_len_for};
+
+use leases::{ClientKey, Leases, Record, State, mac_text};
+
+/// How the server takes part on its segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Addresses and boot options.
+    Full,
+    /// Boot options only, to PXE clients (another server gives addresses).
+    Proxy,
+    /// Nothing.
+    Off,
+}
+
+/// A subnet with its pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Subnet {
+    /// Network address.
+    pub(crate) network: Ipv4Addr,
+    /// Prefix length.
+    pub(crate) prefix: u8,
+    /// First and last address handed out.
+    pub(crate) pool: (Ipv4Addr, Ipv4Addr),
+    /// Default gateway for clients, if any.
+    pub(crate) router: Option<Ipv4Addr>,
+}
+
+impl Subnet {
+    pub(crate) fn mask(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0))
+    }
+
+    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & u32::from(self.mask()) == u32::from(self.network)
+    }
+
+    fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) | !u32::from(self.mask()))
+    }
+
+    /// The subnet of `addr/prefix`, with a pool of everything but the first address, the
+    /// broadcast address and `addr` itself (the server) when it sits at either end.
+    pub(crate) fn around(addr: Ipv4Addr, prefix: u8) -> Option<Subnet> {
+        if !(8..=30).contains(&prefix) {
+            return None;
+        }
+        let mask = u32::MAX << (32 - u32::from(prefix));
+        let net = u32::from(addr) & mask;
+        let bcast = net | !mask;
+        let (mut lo, mut hi) = (net + 1, bcast - 1);
+        if u32::from(addr) == lo {
+            lo += 1;
+        } else if u32::from(addr) == hi {
+            hi -= 1;
+        }
+        Some(Subnet {
+            network: Ipv4Addr::from(net),
+            prefix,
+            pool: (Ipv4Addr::from(lo), Ipv4Addr::from(hi)),
+            router: None,
+        })
+    }
+}
+
+/// Boot files by client type (paths under the TFTP root, or URLs).
+#[derive(Debug, Clone)]
+pub(crate) struct Boot {
+    /// Legacy BIOS PXE ROMs (architecture 0).
+    pub(crate) bios: String,
+    /// x86-64 UEFI PXE (7, 9).
+    pub(crate) efi_x64: String,
+    /// IA-32 UEFI (6), when there is a binary for it.
+    pub(crate) efi_ia32: Option<String>,
+    /// ARM64 UEFI (11), when there is a binary for it.
+    pub(crate) efi_arm64: Option<String>,
+    /// The iPXE script URL (`http://<server>/boot.ipxe`).
+    pub(crate) script_url: String,
+    /// Base URL for UEFI HTTP boot (`http://<server>/`).
+    pub(crate) http_base: String,
+}
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Participation.
+    pub(crate) mode: Mode,
+    /// The server's address on the segment: server identifier, next server, DNS.
+    pub(crate) server: Ipv4Addr,
+    /// The directly attached subnet.
+    pub(crate) subnet: Subnet,
+    /// Subnets behind relay agents, chosen by giaddr.
+    pub(crate) relays: Vec<Subnet>,
+    /// DNS domain given to clients.
+    pub(crate) domain: Option<String>,
+    /// Lease time, seconds.
+    pub(crate) lease_secs: u32,
+    /// How long an offer holds its address, seconds.
+    pub(crate) offer_secs: u32,
+    /// How long a declined address stays out of use, seconds.
+    pub(crate) decline_secs: u32,
+    /// Boot files.
+    pub(crate) boot: Boot,
+}
+
+/// Where a reply goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// 255.255.255.255 on the interface, to `port`.
+    Broadcast { port: u16 },
+    /// An address that can already receive unicast (ciaddr, a relay, a port 4011 client).
+    Unicast(SocketAddrV4),
+    /// A client without an address yet: unicast to `ip` at hardware address `mac` (RFC 2131
+    /// section 4.1); a runtime that cannot add the neighbour entry broadcasts instead.
+    Hardware { ip: Ipv4Addr, mac: [u8; 6] },
+}
+
+/// What happened, for the per-MAC timeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Event {
+    /// The client's MAC.
+    pub(crate) mac: String,
+    /// `discover`, `offer`, `request`, `ack`, `nak`, `release`, `decline`, `inform`,
+    /// `proxy-offer`, `pxe-ack`.
+    pub(crate) kind: &'static str,
+    /// The address involved.
+    pub(crate) ip: Option<Ipv4Addr>,
+    /// Client architecture (option 93).
+    pub(crate) arch: Option<u16>,
+    /// Option 60.
+    pub(crate) vendor_class: Option<String>,
+    /// Option 97 as a UUID.
+    pub(crate) uuid: Option<String>,
+    /// The client is iPXE.
+    pub(crate) ipxe: bool,
+    /// The boot file or URL given.
+    pub(crate) boot: Option<String>,
+    /// The relay agent (giaddr) and its option 82 circuit and remote ids, hex.
+    pub(crate) relay: Option<String>,
+    /// Why, for a NAK or a silent drop.
+    pub(crate) note: Option<&'static str>,
+}
+
+/// The result of one request.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// A reply of `len` octets in the caller's buffer, and where to send it.
+    pub(crate) reply: Option<(usize, Dest)>,
+    /// What must be on disk before the reply leaves.
+    pub(crate) record: Option<Record>,
+    /// For the timeline.
+    pub(crate) events: Vec<Event>,
+}
+
+/// Why a request got nothing back, counted.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Stats {
+    pub(crate) requests: u64,
+    pub(crate) replies: u64,
+    pub(crate) naks: u64,
+    /// Not a DHCP request (a reply, BOOTP without option 53, ...).
+    pub(crate) not_for_us: u64,
+    /// Another server's business (SELECTING another server, INFORM in proxy mode...).
+    pub(crate) ignored: u64,
+    /// No address left.
+    pub(crate) pool_exhausted: u64,
+    /// From a relay with no configured subnet.
+    pub(crate) unknown_relay: u64,
+    /// The reply did not fit the client's maximum message size.
+    pub(crate) emit_failed: u64,
+}
+
+/// The server.
+pub(crate) struct Server {
+    cfg: Config,
+    leases: Leases,
+    pub(crate) stats: Stats,
+}
+
+/// What a request is, read once.
+struct Client<'r> {
+    key: ClientKey,
+    mac: Option<[u8; 6]>,
+    arch: Option<u16>,
+    class: Option<BootClass>,
+    ipxe: bool,
+    uuid: Option<[u8; 16]>,
+    vendor_class: Option<&'r [u8]>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Server {
+    pub(crate) fn new(cfg: Config, leases: Leases) -> Server {
+        Server { cfg, leases, stats: Stats::default() }
+    }
+
+    pub(crate) fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    fn client<'r>(req: &'r Repr<'r>) -> Client<'r> {
+        // RFC 2131 section 4.2: option 61 if present, else chaddr with its type.
+        let key = match req.client_id() {
+            Some(id) => format!("id:{}", hex(id)),
+            None => format!("hw:{:02x}:{}", u8::from(req.htype), hex(req.hw_addr())),
+        };
+        let vc = req.vendor_class();
+        Client {
+            key,
+            mac: req.mac(),
+            arch: req
+                .client_arch()
+                .and_then(|l| l.first())
+                .map(|a| a.0)
+                .or_else(|| vc.and_then(|v| v.arch()).map(|a| a.0)),
+            class: vc.map(|v| v.class),
+            ipxe: req.is_ipxe(),
+            uuid: req.client_machine_id().map(|m| m.guid),
+            vendor_class: vc.map(|v| v.raw),
+        }
+    }
+
+    fn event(&self, c: &Client<'_>, req: &Repr<'_>, kind: &'static str) -> Event {
+        let relay = (!req.giaddr.is_unspecified()).then(|| {
+            let info = req.relay_agent_info();
+            format!(
+                "{} circuit={} remote={}",
+                req.giaddr,
+                info.and_then(|i| i.circuit_id()).map(hex).unwrap_or_default(),
+                info.and_then(|i| i.remote_id()).map(hex).unwrap_or_default()
+            )
+        });
+        Event {
+            mac: c.mac.as_ref().map(mac_text).unwrap_or_else(|| hex(req.hw_addr())),
+            kind,
+            ip: None,
+            arch: c.arch,
+            vendor_class: c.vendor_class.map(|v| String::from_utf8_lossy(v).into_owned()),
+            uuid: c.uuid.map(|g| uuid_le(&g)),
+            ipxe: c.ipxe,
+            boot: None,
+            relay,
+            note: None,
+        }
+    }
+
+    /// The boot file for a client, if it is one that boots from us.
+    fn boot_file(&self, c: &Client<'_>) -> Option<(String, bool)> {
+        let b = &self.cfg.boot;
+        if c.ipxe {
+            return Some((b.script_url.clone(), false));
+        }
+        let arch = match c.class? {
+            BootClass::PxeClient | BootClass::HttpClient => c.arch.unwrap_or(0),
+            BootClass::Other => return None,
+        };
+        match arch {
+            0 => Some((b.bios.clone(), false)),
+            7 | 9 => Some((b.efi_x64.clone(), false)),
+            6 => b.efi_ia32.clone().map(|f| (f, false)),
+            11 => b.efi_arm64.clone().map(|f| (f, false)),
+            16 => Some((format!("{}{}", b.http_base, b.efi_x64), true)),
+            19 => b.efi_arm64.as_ref().map(|f| (format!("{}{f}", b.http_base), true)),
+            _ => None,
+        }
+    }
+
+    /// Handles one datagram that arrived on `port` (67 or 4011) from `from`, at `now` (Unix
+    /// seconds). The reply, if any, is written to `out`.
+    pub(crate) fn handle(
+        &mut self,
+        req: &Repr<'_>,
+        port: u16,
+        from: SocketAddrV4,
+        now: u64,
+        out: &mut [u8],
+    ) -> Outcome {
+        self.stats.requests += 1;
+        let mut outcome = Outcome { reply: None, record: None, events: Vec::new() };
+        let Some(kind) = req.message_type().filter(|_| req.op == netboot_proto::dhcpv4::Op::Request) else {
+            self.stats.not_for_us += 1;
+            return outcome;
+        };
+        if self.cfg.mode == Mode::Off {
+            self.stats.ignored += 1;
+            return outcome;
+        }
+        let c = Self::client(req);
+        if port == PXE_PORT {
+            self.pxe_boot_server(req, &c, kind, from, out, &mut outcome);
+            return outcome;
+        }
+        let mut ev = self.event(&c, req, kind_name(kind));
+        if self.cfg.mode == Mode::Proxy {
+            if kind == MessageType::Discover && c.class == Some(BootClass::PxeClient) {
+                outcome.events.push(ev);
+                self.proxy_offer(req, &c, out, &mut outcome);
+            } else {
+                self.stats.ignored += 1;
+            }
+            return outcome;
+        }
+
+        // Full mode. The subnet: ours for direct clients and for a relay on our own segment
+        // (perfdhcp, and relays that serve the master's subnet, set giaddr there), else the
+        // relay's by giaddr.
+        let subnet = if req.giaddr.is_unspecified() || self.cfg.subnet.contains(req.giaddr) {
+            self.cfg.subnet.clone()
+        } else {
+            match self.cfg.relays.iter().find(|s| s.contains(req.giaddr)) {
+                Some(s) => s.clone(),
+                None => {
+                    self.stats.unknown_relay += 1;
+                    ev.note = Some("relay with no configured subnet");
+                    outcome.events.push(ev);
+                    return outcome;
+                }
+            }
+        };
+        match kind {
+            MessageType::Discover => {
+                let exclude = [self.cfg.server];
+                let Some(ip) = self.leases.choose(&c.key, req.requested_ip(), subnet.pool, &exclude, now) else {
+                    self.stats.pool_exhausted += 1;
+                    ev.note = Some("no free address");
+                    outcome.events.push(ev);
+                    return outcome;
+                };
+                self.leases.offer(ip, &c.key, c.mac, now + u64::from(self.cfg.offer_secs));
+                outcome.events.push(ev);
+                let data = self.reply_data(req, &c, &subnet, true);
+                let mut reply = Repr::reply_to(req, MessageType::Offer);
+                reply.yiaddr = ip;
+                data.apply(&mut reply, req);
+                let mut e = self.event(&c, req, "offer");
+                e.ip = Some(ip);
+                e.boot = data.boot.as_ref().map(|b| b.0.clone());
+                outcome.events.push(e);
+                let dest = destination(req, &reply, MessageType::Offer);
+                self.send(&reply, req, dest, out, &mut outcome);
+            }
+            MessageType::Request => {
+                outcome.events.push(ev);
+                self.request(req, &c, &subnet, now, out, &mut outcome);
+            }
+            MessageType::Decline => {
+                outcome.events.push(ev);
+                if req.server_id() != Some(self.cfg.server) {
+                    self.stats.ignored += 1;
+                    return outcome;
+                }
+                if let Some(ip) = req.requested_ip().filter(|&ip| self.leases.get(ip).is_some_and(|l| l.key == c.key)) {
+                    let rec =
+                        Record::Decline { key: c.key.clone(), ip, expires: now + u64::from(self.cfg.decline_secs) };
+                    self.leases.apply(&rec);
+                    outcome.record = Some(rec);
+                }
+            }
+            MessageType::Release => {
+                outcome.events.push(ev);
+                let ip = req.ciaddr;
+                if req.server_id().is_some_and(|s| s != self.cfg.server) {
+                    self.stats.ignored += 1;
+                    return outcome;
+                }
+                if self.leases.get(ip).is_some_and(|l| l.key == c.key && l.state == State::Bound) {
+                    let rec = Record::Release { key: c.key.clone(), ip };
+                    self.leases.apply(&rec);
+                    outcome.record = Some(rec);
+                }
+            }
+            MessageType::Inform => {
+                outcome.events.push(ev);
+                // Section 4.3.5: configuration only; no lease time, no yiaddr; to ciaddr.
+                let mut data = self.reply_data(req, &c, &subnet, false);
+                data.host = None;
+                data.boot = None;
+                let mut reply = Repr::reply_to(req, MessageType::Ack);
+                reply.ciaddr = req.ciaddr;
+                data.apply(&mut reply, req);
+                let dest = destination(req, &reply, MessageType::Ack);
+                self.send(&reply, req, dest, out, &mut outcome);
+            }
+            _ => self.stats.not_for_us += 1,
+        }
+        outcome
+    }
+
+    /// REQUEST, section 4.3.2. This master is authoritative on its segment: a request for an
+    /// address it can give is granted even if it has no record of the client (a restart with a
+    /// lost journal, a client moved from a dead master), and one it cannot give is NAKed.
+    fn request(
+        &mut self,
+        req: &Repr<'_>,
+        c: &Client<'_>,
+        subnet: &Subnet,
+        now: u64,
+        out: &mut [u8],
+        outcome: &mut Outcome,
+    ) {
+        let selecting = req.server_id();
+        if let Some(sid) = selecting
+            && sid != self.cfg.server
+        {
+            // The client chose another server's offer: ours is free again.
+            self.leases.withdraw_offer(&c.key);
+            self.stats.ignored += 1;
+            return;
+        }
+        let wanted = match (selecting, req.requested_ip(), req.ciaddr.is_unspecified()) {
+            (Some(_), Some(ip), _) => ip,
+            (None, Some(ip), true) => ip,
+            (_, None, false) => req.ciaddr,
+            (Some(_), None, true) | (None, None, true) => {
+                self.stats.ignored += 1;
+                return;
+            }
+            (None, Some(ip), false) => ip,
+        };
+        let ok = subnet.contains(wanted)
+            && u32::from(wanted) >= u32::from(subnet.pool.0)
+            && u32::from(wanted) <= u32::from(subnet.pool.1)
+            && wanted != self.cfg.server
+            && self.leases.available(wanted, &c.key, now);
+        if !ok {
+            // A REQUEST in RENEWING state (unicast, ciaddr set) for an address we do not hold
+            // for this client, or any request off our subnet or taken by another: NAK.
+            let mut nak = Repr::reply_to(req, MessageType::Nak);
+            let _ = nak.push(DhcpOption::ServerId(self.cfg.server));
+            let mut e = self.event(c, req, "nak");
+            e.ip = Some(wanted);
+            e.note =
+                Some(if !subnet.contains(wanted) { "address not on this subnet" } else { "address not available" });
+            outcome.events.push(e);
+            self.stats.naks += 1;
+            let dest = destination(req, &nak, MessageType::Nak);
+            self.send(&nak, req, dest, out, outcome);
+            return;
+        }
+        let data = self.reply_data(req, c, subnet, true);
+        let host = data.host.clone().or_else(|| Self::host_name(req, c));
+        let rec = Record::Bind {
+            key: c.key.clone(),
+            mac: c.mac.as_ref().map(mac_text),
+            ip: wanted,
+            expires: now + u64::from(self.cfg.lease_secs),
+            host: host.clone(),
+        };
+        self.leases.apply(&rec);
+        outcome.record = Some(rec);
+        let mut ack = Repr::reply_to(req, MessageType::Ack);
+        ack.yiaddr = wanted;
+        ack.ciaddr = req.ciaddr;
+        data.apply(&mut ack, req);
+        let mut e = self.event(c, req, "ack");
+        e.ip = Some(wanted);
+        e.boot = data.boot.as_ref().map(|b| b.0.clone());
+        outcome.events.push(e);
+        let dest = destination(req, &ack, MessageType::Ack);
+        self.send(&ack, req, dest, out, outcome);
+    }
+
+    /// The name a client gets: its own (option 12), else `node-<mac>`.
+    fn host_name(req: &Repr<'_>, c: &Client<'_>) -> Option<String> {
+        if let Some(h) = req.host_name() {
+            let clean: String =
+                String::from_utf8_lossy(h).chars().filter(|ch| ch.is_ascii_alphanumeric() || *ch == '-').collect();
+            if !clean.is_empty() {
+                return Some(clean.to_ascii_lowercase());
+            }
+        }
+        c.mac.map(|m| format!("node-{}", hex(&m)))
+    }
+
+    /// What an OFFER or ACK carries beyond the header, owned, so the reply can borrow it.
+    fn reply_data(&self, req: &Repr<'_>, c: &Client<'_>, subnet: &Subnet, lease: bool) -> ReplyData {
+        let boot = self.boot_file(c);
+        ReplyData {
+            server: self.cfg.server,
+            mask: subnet.mask(),
+            broadcast: subnet.broadcast(),
+            router: subnet.router.map(|r| [r.octets()]),
+            dns: [self.cfg.server.octets()],
+            lease: lease.then_some(self.cfg.lease_secs),
+            domain: self.cfg.domain.clone(),
+            host: if req.host_name().is_none() { Self::host_name(req, c) } else { None },
+            relay: req.relay_agent_info().map(|i| i.raw().to_vec()),
+            boot,
+        }
+    }
+
+    /// The ProxyDHCP offer's option 43 (PXE 2.1, section 2.2.5), as pixiecore sends it:
+    /// discovery control 3 (no broadcast or multicast discovery: use the listed boot server),
+    /// one boot server (type 0x8000 at our address), a one-item menu and a zero-second prompt.
+    /// The client then asks us on port 4011.
+    fn proxy_vendor_options(&self) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 64];
+        let mut w = SuboptionWriter::new(&mut buf);
+        let s = self.cfg.server.octets();
+        w.push(vendor::DISCOVERY_CONTROL, &[0x03]).ok()?;
+        w.push(vendor::BOOT_SERVERS, &[0x80, 0x00, 1, s[0], s[1], s[2], s[3]]).ok()?;
+        w.push(vendor::BOOT_MENU, b"\x80\x00\x05recon").ok()?;
+        w.push(vendor::MENU_PROMPT, b"\x00recon").ok()?;
+        Some(w.finish().ok()?.to_vec())
+    }
+
+    fn proxy_offer(&mut self, req: &Repr<'_>, c: &Client<'_>, out: &mut [u8], outcome: &mut Outcome) {
+        if self.boot_file(c).is_none() {
+            self.stats.ignored += 1;
+            return;
+        }
+        let Some(opts) = self.proxy_vendor_options() else { return };
+        let mut reply = Repr::reply_to(req, MessageType::Offer);
+        let _ = reply.push(DhcpOption::ServerId(self.cfg.server));
+        let _ = reply.push(DhcpOption::VendorClass(b"PXEClient"));
+        if let Some(id) = req.client_machine_id() {
+            let _ = reply.push(DhcpOption::ClientMachineId(id));
+        }
+        let _ = reply.push(DhcpOption::VendorSpecific(&opts));
+        let mut e = self.event(c, req, "proxy-offer");
+        e.boot = Some(format!("boot server {}:{PXE_PORT}", self.cfg.server));
+        outcome.events.push(e);
+        let dest = destination(req, &reply, MessageType::Offer);
+        self.send(&reply, req, dest, out, outcome);
+    }
+
+    /// The boot server exchange on port 4011 (PXE 2.1, section 2.2.6): a REQUEST answered with
+    /// an ACK naming the boot file, unicast back to the client, which has an address by now.
+    fn pxe_boot_server(
+        &mut self,
+        req: &Repr<'_>,
+        c: &Client<'_>,
+        kind: MessageType,
+        from: SocketAddrV4,
+        out: &mut [u8],
+        outcome: &mut Outcome,
+    ) {
+        if kind != MessageType::Request && kind != MessageType::Inform {
+            self.stats.ignored += 1;
+            return;
+        }
+        let Some((file, _)) = self.boot_file(c) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        outcome.events.push(self.event(c, req, "pxe-request"));
+        // Boot item 0x8000 layer 0: the item the client picked from our menu.
+        let item = [vendor::BOOT_ITEM, 4, 0x80, 0x00, 0x00, 0x00, 0xff];
+        let mut ack = Repr::reply_to(req, MessageType::Ack);
+        ack.ciaddr = req.ciaddr;
+        ack.siaddr = self.cfg.server;
+        if file.len() <= 128 {
+            ack.file = file.as_bytes();
+        }
+        let _ = ack.push(DhcpOption::ServerId(self.cfg.server));
+        let _ = ack.push(DhcpOption::VendorClass(b"PXEClient"));
+        let _ = ack.push(DhcpOption::BootfileName(file.as_bytes()));
+        if let Some(id) = req.client_machine_id() {
+            let _ = ack.push(DhcpOption::ClientMachineId(id));
+        }
+        let _ = ack.push(DhcpOption::VendorSpecific(&item));
+        let mut e = self.event(c, req, "pxe-ack");
+        e.boot = Some(file.clone());
+        outcome.events.push(e);
+        self.send(&ack, req, Dest::Unicast(from), out, outcome);
+    }
+
+    fn send(&mut self, reply: &Repr<'_>, req: &Repr<'_>, dest: Dest, out: &mut [u8], outcome: &mut Outcome) {
+        let max = max_len_for(req.max_message_size()).min(out.len());
+        match reply.emit_within(max, out) {
+            Ok(len) => {
+                self.stats.replies += 1;
+                outcome.reply = Some((len, dest));
+            }
+            Err(_) => self.stats.emit_failed += 1,
+        }
+    }
+}
+
+/// The owned values an OFFER or ACK borrows.
+struct ReplyData {
+    server: Ipv4Addr,
+    mask: Ipv4Addr,
+    broadcast: Ipv4Addr,
+    router: Option<[[u8; 4]; 1]>,
+    dns: [[u8; 4]; 1],
+    lease: Option<u32>,
+    domain: Option<String>,
+    host: Option<String>,
+    relay: Option<Vec<u8>>,
+    boot: Option<(String, bool)>,
+}
+
+impl ReplyData {
+    /// Adds the options to `r`: server id, mask, broadcast, router, DNS, lease times, domain,
+    /// host name, option 82 echoed, and the boot file as dnsmasq's dhcp-boot gives it (next
+    /// server and file in the header, option 67 for clients that read only options). No option
+    /// 43 in a plain offer: a PXE ROM that sees option 60 PXEClient there waits for a boot
+    /// server (PXE-E55).
+    fn apply<'s>(&'s self, r: &mut Repr<'s>, req: &Repr<'s>) {
+        let _ = r.push(DhcpOption::ServerId(self.server));
+        if let Some(t) = self.lease {
+            let _ = r.push(DhcpOption::LeaseTime(t));
+            let _ = r.push(DhcpOption::RenewalTime(t / 2));
+            let _ = r.push(DhcpOption::RebindingTime(t / 8 * 7));
+        }
+        let _ = r.push(DhcpOption::SubnetMask(self.mask));
+        let _ = r.push(DhcpOption::BroadcastAddress(self.broadcast));
+        if let Some(router) = &self.router {
+            let _ = r.push(DhcpOption::Router(Ipv4List::new(router)));
+        }
+        let _ = r.push(DhcpOption::DomainNameServer(Ipv4List::new(&self.dns)));
+        if let Some(d) = &self.domain {
+            let _ = r.push(DhcpOption::DomainName(d.as_bytes()));
+        }
+        if let Some(h) = &self.host {
+            let _ = r.push(DhcpOption::HostName(h.as_bytes()));
+        }
+        if let Some((file, http)) = &self.boot {
+            r.siaddr = self.server;
+            if file.len() <= 128 {
+                r.file = file.as_bytes();
+            }
+            let _ = r.push(DhcpOption::BootfileName(file.as_bytes()));
+            if *http {
+                let _ = r.push(DhcpOption::VendorClass(b"HTTPClient"));
+            }
+            if let Some(id) = req.client_machine_id() {
+                let _ = r.push(DhcpOption::ClientMachineId(id));
+            }
+        }
+        // RFC 3046 section 2.2: option 82 goes back last, as received.
+        if let Some(relay) = &self.relay {
+            let _ = r.push(DhcpOption::RelayAgentInfo(relay));
+        }
+    }
+}
+
+/// RFC 2131 section 4.1: to the relay if there is one; NAKs broadcast; to ciaddr when the
+/// client has one; broadcast when the client asks; else unicast to the new address.
+fn destination(req: &Repr<'_>, reply: &Repr<'_>, kind: MessageType) -> Dest {
+    if !req.giaddr.is_unspecified() {
+        return Dest::Unicast(SocketAddrV4::new(req.giaddr, SERVER_PORT));
+    }
+    if kind == MessageType::Nak {
+        return Dest::Broadcast { port: CLIENT_PORT };
+    }
+    if !req.ciaddr.is_unspecified() {
+        return Dest::Unicast(SocketAddrV4::new(req.ciaddr, CLIENT_PORT));
+    }
+    match (req.flags.broadcast(), req.mac()) {
+        (false, Some(mac)) if !reply.yiaddr.is_unspecified() => Dest::Hardware { ip: reply.yiaddr, mac },
+        _ => Dest::Broadcast { port: CLIENT_PORT },
+    }
+}
+
+fn kind_name(k: MessageType) -> &'static str {
+    match k {
+        MessageType::Discover => "discover",
+        MessageType::Request => "request",
+        MessageType::Decline => "decline",
+        MessageType::Release => "release",
+        MessageType::Inform => "inform",
+        _ => "other",
+    }
+}
+
+/// The SMBIOS-style text of a client GUID (first three fields little-endian).
+pub(crate) fn uuid_le(g: &[u8; 16]) -> String {
+    let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+    let mut s = String::with_capacity(36);
+    for (i, &at) in order.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{:02x}", g[at]));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;

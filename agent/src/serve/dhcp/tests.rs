@@ -1,0 +1,334 @@
+//! The DHCP core against real client requests (a BIOS PXE ROM, iPXE in BIOS and UEFI, UEFI
+//! PXE, udhcpc and dhclient from the lab captures, a relayed request from netboot's capture),
+//! with every reply decoded by dhcproto, a parser no one here wrote.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use dhcproto::v4::{self, Decodable, Decoder, DhcpOption as DOpt, OptionCode as DCode};
+use netboot_proto::capture::Capture;
+use netboot_proto::dhcpv4::{MessageType, Packet, Repr};
+
+use super::leases::{Leases, Record};
+use super::*;
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 213, 9, 1);
+
+fn config(mode: Mode) -> Config {
+    let mut subnet = Subnet::around(SERVER, 24).unwrap();
+    subnet.router = Some(SERVER);
+    Config {
+        mode,
+        server: SERVER,
+        subnet,
+        relays: vec![Subnet {
+            network: Ipv4Addr::new(192, 168, 40, 0),
+            prefix: 24,
+            pool: (Ipv4Addr::new(192, 168, 40, 2), Ipv4Addr::new(192, 168, 40, 250)),
+            router: Some(Ipv4Addr::new(192, 168, 40, 1)),
+        }],
+        domain: Some("rack".into()),
+        lease_secs: 3600,
+        offer_secs: 30,
+        decline_secs: 600,
+        boot: Boot {
+            bios: "undionly.kpxe".into(),
+            efi_x64: "ipxe.efi".into(),
+            efi_ia32: None,
+            efi_arm64: None,
+            script_url: format!("http://{SERVER}/boot.ipxe"),
+            http_base: format!("http://{SERVER}/"),
+        },
+    }
+}
+
+/// The client-to-server DHCP payloads of a capture, in order.
+fn requests(capture: &[u8]) -> Vec<Vec<u8>> {
+    let cap = Capture::new(capture).unwrap();
+    cap.frames()
+        .filter_map(|f| f.ok()?.udp())
+        .filter(|u| u.dst.port() == 67 && u.src.port() == 68)
+        .map(|u| u.payload.to_vec())
+        .collect()
+}
+
+const BIOS_IPXE: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/bios-ipxe.pcap");
+const UEFI_PXE: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/uefi-pxe-ipxe.pcap");
+const LINUX: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/linux-clients.pcap");
+const NETBOOT: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/netboot/dhcp.pcap");
+
+struct Run {
+    server: Server,
+    now: u64,
+    journal: Vec<Record>,
+}
+
+impl Run {
+    fn new(mode: Mode) -> Run {
+        Run { server: Server::new(config(mode), Leases::default()), now: 1_000_000, journal: Vec::new() }
+    }
+
+    /// Feeds one request; returns the reply decoded by dhcproto and its destination.
+    fn feed(&mut self, bytes: &[u8], port: u16) -> (Option<(v4::Message, Dest)>, Outcome) {
+        let p = Packet::new_checked(bytes).unwrap();
+        let mut scratch = vec![0u8; bytes.len()];
+        let req = Repr::parse(&p, &mut scratch).unwrap();
+        let mut out = vec![0u8; 1500];
+        let from = SocketAddrV4::new(if req.ciaddr.is_unspecified() { Ipv4Addr::UNSPECIFIED } else { req.ciaddr }, 68);
+        let o = self.server.handle(&req, port, from, self.now, &mut out);
+        if let Some(r) = &o.record {
+            self.journal.push(r.clone());
+        }
+        let reply = o.reply.map(|(len, dest)| (v4::Message::decode(&mut Decoder::new(&out[..len])).unwrap(), dest));
+        (reply, o)
+    }
+}
+
+fn msg_type(m: &v4::Message) -> v4::MessageType {
+    m.opts().msg_type().unwrap()
+}
+
+fn file(m: &v4::Message) -> String {
+    String::from_utf8_lossy(m.fname().unwrap_or_default()).trim_end_matches('\0').to_owned()
+}
+
+/// A REQUEST in INIT-REBOOT form (no server identifier, option 50) made from a client's
+/// DISCOVER: what a client rebooting with a remembered address sends.
+fn init_reboot(discover: &[u8], ip: Ipv4Addr) -> Vec<u8> {
+    let p = Packet::new_checked(discover).unwrap();
+    let mut s = vec![0u8; discover.len()];
+    let mut r = Repr::parse(&p, &mut s).unwrap();
+    for o in r.options.iter_mut() {
+        if let DhcpOption::MessageType(t) = o {
+            *t = MessageType::Request;
+        }
+    }
+    r.push(DhcpOption::RequestedIp(ip)).unwrap();
+    let mut out = vec![0u8; r.buffer_len()];
+    r.emit(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_bios_pxe_rom_gets_undionly_and_ipxe_gets_the_script() {
+    // netboot's capture: a real BIOS PXE ROM (arch 0, PXEClient, UNDI 2.1, not iPXE).
+    let mut run = Run::new(Mode::Full);
+    let (reply, o) = run.feed(&requests(NETBOOT)[0], 67);
+    let (offer, dest) = reply.unwrap();
+    assert_eq!(msg_type(&offer), v4::MessageType::Offer);
+    let ip = offer.yiaddr();
+    assert!(config(Mode::Full).subnet.contains(ip) && ip != SERVER);
+    assert_eq!(file(&offer), "undionly.kpxe");
+    assert_eq!(offer.siaddr(), SERVER);
+    assert!(offer.opts().get(DCode::ClientMachineIdentifier).is_some(), "option 97 echoed");
+    assert!(offer.opts().get(DCode::ClassIdentifier).is_none(), "no option 60 in a plain offer");
+    assert_eq!(offer.opts().get(DCode::ServerIdentifier), Some(&DOpt::ServerIdentifier(SERVER)));
+    assert_eq!(offer.opts().get(DCode::AddressLeaseTime), Some(&DOpt::AddressLeaseTime(3600)));
+    // No broadcast flag: unicast to the hardware address (RFC 2131 section 4.1).
+    assert_eq!(dest, Dest::Broadcast { port: 68 }, "this ROM sets the broadcast flag");
+    assert!(o.record.is_none(), "offers are not journaled");
+    // QEMU's ROM is iPXE itself (user class "iPXE"): it gets the script URL at once, unicast
+    // to its hardware address since it does not ask for broadcast (RFC 2131 section 4.1).
+    let reqs = requests(BIOS_IPXE);
+    let (reply, _) = run.feed(&reqs[0], 67);
+    let (offer, dest) = reply.unwrap();
+    assert_eq!(file(&offer), format!("http://{SERVER}/boot.ipxe"));
+    assert!(matches!(dest, Dest::Hardware { ip: i, .. } if i == offer.yiaddr()), "{dest:?}");
+    // The REQUEST (frame 7) for that offer: ACK, journaled.
+    let request = reqs.iter().find(|r| parse_type(r) == MessageType::Request).unwrap();
+    let req_ip = requested(request);
+    let mut run2 = Run::new(Mode::Full);
+    run2.server.leases.offer(req_ip, &key_of(request), None, run2.now + 30);
+    let (reply, o) = run2.feed(request, 67);
+    let (ack, _) = reply.unwrap();
+    assert_eq!(msg_type(&ack), v4::MessageType::Ack);
+    assert_eq!(ack.yiaddr(), req_ip);
+    assert!(matches!(o.record, Some(Record::Bind { ip, .. }) if ip == req_ip));
+    // The same client asking again gets the same address.
+    let (reply, _) = run2.feed(&reqs[0], 67);
+    assert_eq!(reply.unwrap().0.yiaddr(), req_ip, "same client, same address");
+}
+
+fn parse_type(b: &[u8]) -> MessageType {
+    let p = Packet::new_checked(b).unwrap();
+    let mut s = vec![0u8; b.len()];
+    Repr::parse(&p, &mut s).unwrap().message_type().unwrap()
+}
+
+fn requested(b: &[u8]) -> Ipv4Addr {
+    let p = Packet::new_checked(b).unwrap();
+    let mut s = vec![0u8; b.len()];
+    Repr::parse(&p, &mut s).unwrap().requested_ip().unwrap()
+}
+
+fn key_of(b: &[u8]) -> String {
+    let p = Packet::new_checked(b).unwrap();
+    let mut s = vec![0u8; b.len()];
+    Server::client(&Repr::parse(&p, &mut s).unwrap()).key
+}
+
+#[test]
+fn uefi_pxe_gets_ipxe_efi_broadcast_when_asked() {
+    let reqs = requests(UEFI_PXE);
+    let mut run = Run::new(Mode::Full);
+    let (reply, _) = run.feed(&reqs[0], 67);
+    let (offer, dest) = reply.unwrap();
+    assert_eq!(file(&offer), "ipxe.efi");
+    assert_eq!(dest, Dest::Broadcast { port: 68 }, "UEFI sets the broadcast flag");
+}
+
+#[test]
+fn linux_clients_get_plain_leases_and_release_them() {
+    let reqs = requests(LINUX);
+    let mut run = Run::new(Mode::Full);
+    let (reply, _) = run.feed(&reqs[0], 67);
+    let (offer, _) = reply.unwrap();
+    assert_eq!(offer.fname().unwrap_or_default(), b"", "no boot file for udhcpc");
+    assert_eq!(offer.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(offer.opts().get(DCode::Router), Some(&DOpt::Router(vec![SERVER])));
+    assert_eq!(offer.opts().get(DCode::DomainName), Some(&DOpt::DomainName("rack".into())));
+    // A RELEASE for an address it holds frees it, journaled.
+    let release = reqs.iter().find(|r| parse_type(r) == MessageType::Release).unwrap();
+    let p = Packet::new_checked(release).unwrap();
+    let mut s = vec![0u8; release.len()];
+    let rel = Repr::parse(&p, &mut s).unwrap();
+    run.server.leases.apply(&Record::Bind {
+        key: Server::client(&rel).key,
+        mac: None,
+        ip: rel.ciaddr,
+        expires: run.now + 100,
+        host: None,
+    });
+    let (reply, o) = run.feed(release, 67);
+    assert!(reply.is_none());
+    assert!(matches!(o.record, Some(Record::Release { ip, .. }) if ip == rel.ciaddr));
+    assert!(run.server.leases.available(rel.ciaddr, "someone-else", run.now));
+}
+
+#[test]
+fn requests_for_other_subnets_or_taken_addresses_are_naked() {
+    let reqs = requests(LINUX);
+    // A client back from another network asks for its old address there.
+    let request = init_reboot(&reqs[0], Ipv4Addr::new(10, 213, 9, 44));
+    let mut run = Run::new(Mode::Full);
+    let mut foreign = Run::new(Mode::Full);
+    foreign.server.cfg.subnet = Subnet::around(Ipv4Addr::new(172, 16, 0, 1), 16).unwrap();
+    foreign.server.cfg.server = Ipv4Addr::new(172, 16, 0, 1);
+    let (reply, o) = foreign.feed(&request, 67);
+    let (nak, dest) = reply.unwrap();
+    assert_eq!(msg_type(&nak), v4::MessageType::Nak);
+    assert_eq!(dest, Dest::Broadcast { port: 68 });
+    assert!(o.record.is_none());
+    assert_eq!(foreign.server.stats.naks, 1);
+    // Taken by another client.
+    let ip = requested(&request);
+    run.server.leases.apply(&Record::Bind {
+        key: "id:other".into(),
+        mac: None,
+        ip,
+        expires: run.now + 100,
+        host: None,
+    });
+    let (reply, _) = run.feed(&request, 67);
+    assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Nak);
+}
+
+#[test]
+fn a_restart_replays_the_journal_into_the_same_bindings() {
+    let reqs = requests(LINUX);
+    let mut run = Run::new(Mode::Full);
+    let discover = reqs.iter().find(|r| parse_type(r) == MessageType::Discover).unwrap();
+    let (reply, _) = run.feed(discover, 67);
+    let ip = reply.unwrap().0.yiaddr();
+    // A REQUEST in INIT-REBOOT form for that address binds it.
+    let bind = Record::Bind { key: key_of(discover), mac: None, ip, expires: run.now + 3600, host: None };
+    run.server.leases.apply(&bind);
+    run.journal.push(bind.clone());
+    let mut restarted = Leases::default();
+    for r in &run.journal {
+        let line = serde_json::to_string(r).unwrap();
+        restarted.apply(&serde_json::from_str(&line).unwrap());
+    }
+    let mut after = Run { server: Server::new(config(Mode::Full), restarted), now: run.now + 60, journal: vec![] };
+    let (reply, _) = after.feed(discover, 67);
+    assert_eq!(reply.unwrap().0.yiaddr(), ip);
+}
+
+#[test]
+fn selecting_another_server_withdraws_our_offer_silently() {
+    let reqs = requests(BIOS_IPXE);
+    let mut run = Run::new(Mode::Full);
+    let (reply, _) = run.feed(&reqs[0], 67);
+    let ip = reply.unwrap().0.yiaddr();
+    // The captured REQUEST selects 10.213.9.1 (dnsmasq in the lab); pretend we are another.
+    let request = reqs.iter().find(|r| parse_type(r) == MessageType::Request).unwrap();
+    run.server.cfg.server = Ipv4Addr::new(10, 213, 9, 2);
+    let (reply, o) = run.feed(request, 67);
+    assert!(reply.is_none());
+    assert!(o.record.is_none());
+    assert!(run.server.leases.available(ip, "someone-else", run.now));
+}
+
+#[test]
+fn relayed_requests_use_the_relays_subnet_and_go_back_to_the_relay() {
+    let reqs: Vec<Vec<u8>> = Capture::new(NETBOOT)
+        .unwrap()
+        .frames()
+        .filter_map(|f| f.ok()?.udp())
+        .filter(|u| u.dst.port() == 67 && u.src.port() == 67)
+        .map(|u| u.payload.to_vec())
+        .collect();
+    assert_eq!(reqs.len(), 1, "netboot's capture has one relayed REQUEST");
+    let mut run = Run::new(Mode::Full);
+    let (reply, o) = run.feed(&reqs[0], 67);
+    let (ack, dest) = reply.unwrap();
+    assert_eq!(msg_type(&ack), v4::MessageType::Ack, "{:?}", o.events);
+    assert_eq!(ack.yiaddr(), Ipv4Addr::new(192, 168, 40, 4));
+    assert_eq!(ack.giaddr(), Ipv4Addr::new(192, 168, 40, 1));
+    assert_eq!(dest, Dest::Unicast(SocketAddrV4::new(Ipv4Addr::new(192, 168, 40, 1), 67)));
+    assert_eq!(ack.opts().get(DCode::Router), Some(&DOpt::Router(vec![Ipv4Addr::new(192, 168, 40, 1)])));
+    // Without a subnet for that relay: silence, counted.
+    let mut run = Run::new(Mode::Full);
+    run.server.cfg.relays.clear();
+    let (reply, _) = run.feed(&reqs[0], 67);
+    assert!(reply.is_none());
+    assert_eq!(run.server.stats.unknown_relay, 1);
+}
+
+#[test]
+fn proxy_mode_answers_only_pxe_clients_with_a_boot_server_offer() {
+    let mut run = Run::new(Mode::Proxy);
+    let reqs = requests(NETBOOT);
+    let (reply, _) = run.feed(&reqs[0], 67);
+    let (offer, _) = reply.unwrap();
+    assert_eq!(offer.yiaddr(), Ipv4Addr::UNSPECIFIED, "proxy offers carry no address");
+    assert_eq!(offer.opts().get(DCode::ClassIdentifier), Some(&DOpt::ClassIdentifier(b"PXEClient".to_vec())));
+    let Some(DOpt::VendorExtensions(v)) = offer.opts().get(DCode::VendorExtensions) else { panic!("no option 43") };
+    assert_eq!(&v[..3], &[6, 1, 3], "discovery control: use the boot server list");
+    assert_eq!(&v[3..12], &[8, 7, 0x80, 0, 1, 10, 213, 9, 1]);
+    assert!(offer.opts().get(DCode::ClientMachineIdentifier).is_some());
+    // udhcpc is not a PXE client: nothing.
+    let linux = requests(LINUX);
+    let (reply, _) = run.feed(&linux[0], 67);
+    assert!(reply.is_none());
+    // The ROM's REQUEST to the boot server on 4011 gets the file, unicast back.
+    let mut req4011 = reqs[0].clone();
+    req4011[242] = 3; // option 53 -> REQUEST (first option in this capture)
+    let (reply, _) = run.feed(&req4011, 4011);
+    let (ack, dest) = reply.unwrap();
+    assert_eq!(msg_type(&ack), v4::MessageType::Ack);
+    assert_eq!(file(&ack), "undionly.kpxe");
+    assert!(matches!(dest, Dest::Unicast(_)));
+}
+
+#[test]
+fn off_mode_and_replies_are_ignored() {
+    let reqs = requests(LINUX);
+    let mut run = Run::new(Mode::Off);
+    assert!(run.feed(&reqs[0], 67).0.is_none());
+    // A server's reply fed back (our own broadcast looping) is not a request.
+    let cap = Capture::new(LINUX).unwrap();
+    let offer = cap.frames().filter_map(|f| f.ok()?.udp()).find(|u| u.src.port() == 67).unwrap().payload.to_vec();
+    let mut run = Run::new(Mode::Full);
+    assert!(run.feed(&offer, 67).0.is_none());
+    assert_eq!(run.server.stats.not_for_us, 1);
+}

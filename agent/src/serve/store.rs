@@ -1,0 +1,257 @@
+//! The master's data directory, as ARCHITECTURE.md lays it out:
+//!
+//! ```text
+//! <data>/leases.jsonl                 the DHCP lease journal (runtime::dhcp)
+//! <data>/events.jsonl                 every event of every client, in order
+//! <data>/nodes/<id>/events.jsonl      a boot node's timeline: dhcp, tftp, http, upload, ...
+//! <data>/nodes/<id>/inventory.json    the last inventory it uploaded
+//! <data>/report.html, inventory.csv   the operator's report
+//! ```
+//!
+//! A node's id here is its boot MAC written with dashes (`52-54-00-12-34-56`): every request
+//! the master sees before the inventory (DHCP, TFTP, HTTP) knows the MAC and nothing else, and
+//! the stick's RECONDATA partition may be FAT, where `:` is not allowed in names. The SMBIOS UUID
+//! is inside the inventory.
+//!
+//! Only boot nodes (PXE or iPXE clients, and nodes that upload) get a directory and an
+//! in-memory timeline; every other DHCP client (a laptop, perfdhcp's fifty thousand simulated
+//! MACs) is in the global log only, so a busy segment costs one buffered append per event, not a
+//! file per MAC.
+//!
+//! Inventories are written atomically and fsynced before the upload is acknowledged; events are
+//! appended and flushed, and fsynced with the next inventory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::runtime::files::write_atomic;
+
+/// What the master knows of one node.
+#[derive(Debug, Default, Clone, Serialize)]
+pub(crate) struct Node {
+    /// Boot MAC, `aa:bb:cc:dd:ee:ff`.
+    pub(crate) mac: String,
+    /// Last address leased.
+    pub(crate) ip: Option<Ipv4Addr>,
+    /// Events in order (each a JSON object with `t`, unix ms, and `kind`).
+    pub(crate) events: Vec<serde_json::Value>,
+    /// Octets served to it over HTTP and TFTP.
+    pub(crate) bytes_served: u64,
+    /// Inventories received.
+    pub(crate) uploads: u32,
+    /// When the last inventory arrived, unix ms.
+    pub(crate) inventory_at: Option<u64>,
+}
+
+/// The data directory.
+pub(crate) struct Store {
+    root: PathBuf,
+    nodes: BTreeMap<String, Node>,
+    by_ip: HashMap<Ipv4Addr, String>,
+    open_logs: HashMap<String, File>,
+    log: io::BufWriter<File>,
+}
+
+/// Per-node files kept open at once; past this all are closed and reopened on demand.
+const MAX_OPEN_LOGS: usize = 128;
+
+/// `52:54:00:12:34:56` or `52-54-00-12-34-56` (any case) -> the id, `None` if not a MAC.
+pub(crate) fn node_id(mac: &str) -> Option<String> {
+    let parts: Vec<&str> = mac.split([':', '-']).collect();
+    let ok = parts.len() == 6 && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    ok.then(|| parts.join("-").to_ascii_lowercase())
+}
+
+// The upload, progress and report paths (HTTP) use the rest.
+#[allow(dead_code)]
+impl Store {
+    /// Opens `root`, reading every node's timeline back.
+    pub(crate) fn open(root: &Path) -> io::Result<Store> {
+        fs::create_dir_all(root.join("nodes"))?;
+        let log = io::BufWriter::new(OpenOptions::new().create(true).append(true).open(root.join("events.jsonl"))?);
+        let mut s = Store {
+            root: root.to_owned(),
+            nodes: BTreeMap::new(),
+            by_ip: HashMap::new(),
+            open_logs: HashMap::new(),
+            log,
+        };
+        for e in fs::read_dir(root.join("nodes"))? {
+            let e = e?;
+            let Some(id) = e.file_name().to_str().and_then(node_id) else { continue };
+            let mut node = Node { mac: id.replace('-', ":"), ..Node::default() };
+            if let Ok(text) = fs::read_to_string(e.path().join("events.jsonl")) {
+                // A torn last line (a crash mid-append) is skipped, like any line that is not JSON.
+                for line in text.lines() {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                        apply_counters(&mut node, &v);
+                        node.events.push(v);
+                    }
+                }
+            }
+            if let Some(ip) = node.ip {
+                s.by_ip.insert(ip, id.clone());
+            }
+            s.nodes.insert(id, node);
+        }
+        Ok(s)
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn node_dir(&self, id: &str) -> PathBuf {
+        self.root.join("nodes").join(id)
+    }
+
+    /// Records an event for the client with MAC `mac`: `fields` (a JSON object) gets `t`,
+    /// `kind` and `mac` added and goes to the global log; for a boot node (`boot`, or one
+    /// already known) also to its timeline in memory and in its events.jsonl.
+    pub(crate) fn event(
+        &mut self,
+        mac: &str,
+        kind: &str,
+        now_ms: u64,
+        fields: serde_json::Value,
+        boot: bool,
+    ) -> io::Result<()> {
+        let Some(id) = node_id(mac) else { return Ok(()) };
+        let mut v = match fields {
+            serde_json::Value::Object(m) => m,
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        v.insert("t".into(), now_ms.into());
+        v.insert("kind".into(), kind.into());
+        v.insert("mac".into(), id.replace('-', ":").into());
+        let v = serde_json::Value::Object(v);
+        let line = serde_json::to_string(&v).map_err(io::Error::other)?;
+        self.log.write_all(line.as_bytes())?;
+        self.log.write_all(b"\n")?;
+        if !boot && !self.nodes.contains_key(&id) {
+            return Ok(());
+        }
+        let dir = self.node_dir(&id);
+        let node =
+            self.nodes.entry(id.clone()).or_insert_with(|| Node { mac: id.replace('-', ":"), ..Node::default() });
+        apply_counters(node, &v);
+        if let Some(ip) = node.ip {
+            self.by_ip.insert(ip, id.clone());
+        }
+        node.events.push(v);
+        let f = match self.open_logs.get_mut(&id) {
+            Some(f) => f,
+            None => {
+                if self.open_logs.len() >= MAX_OPEN_LOGS {
+                    self.open_logs.clear();
+                }
+                fs::create_dir_all(&dir)?;
+                let f = OpenOptions::new().create(true).append(true).open(dir.join("events.jsonl"))?;
+                self.open_logs.entry(id).or_insert(f)
+            }
+        };
+        f.write_all(format!("{line}\n").as_bytes())
+    }
+
+    /// Stores an uploaded inventory (JSON), durably, then records the event. Returns whether
+    /// it replaced an earlier one.
+    pub(crate) fn put_inventory(&mut self, mac: &str, json: &[u8], now_ms: u64) -> io::Result<bool> {
+        let id = node_id(mac).ok_or_else(|| io::Error::other("not a MAC"))?;
+        let path = self.node_dir(&id).join("inventory.json");
+        let replaced = path.exists();
+        write_atomic(&path, json)?;
+        self.event(mac, "inventory", now_ms, serde_json::json!({ "bytes": json.len(), "replaced": replaced }), true)?;
+        self.log.flush()?;
+        if let Some(f) = self.open_logs.get(&id) {
+            f.sync_data()?;
+        }
+        Ok(replaced)
+    }
+
+    /// Counts octets served to whoever has `ip` (HTTP and TFTP know only the address).
+    pub(crate) fn served(&mut self, ip: Ipv4Addr, bytes: u64) {
+        if let Some(id) = self.by_ip.get(&ip)
+            && let Some(n) = self.nodes.get_mut(id)
+        {
+            n.bytes_served += bytes;
+        }
+    }
+
+    /// The boot MAC of the node that has `ip`.
+    pub(crate) fn mac_of(&self, ip: Ipv4Addr) -> Option<String> {
+        self.by_ip.get(&ip).and_then(|id| self.nodes.get(id)).map(|n| n.mac.clone())
+    }
+
+    /// Every node.
+    pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    /// Hands buffered log lines to the kernel.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        self.log.flush()
+    }
+
+    /// Fsyncs the log and every open timeline.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.log.flush()?;
+        self.log.get_ref().sync_data()?;
+        for f in self.open_logs.values() {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters and the address that events carry.
+fn apply_counters(node: &mut Node, v: &serde_json::Value) {
+    if let Some(ip) = v.get("ip").and_then(|i| i.as_str()).and_then(|i| i.parse().ok())
+        && v.get("kind").and_then(|k| k.as_str()) == Some("ack")
+    {
+        node.ip = Some(ip);
+    }
+    if v.get("kind").and_then(|k| k.as_str()) == Some("inventory") {
+        node.uploads += 1;
+        node.inventory_at = v.get("t").and_then(|t| t.as_u64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_events_and_inventories_survive_a_reopen() {
+        assert_eq!(node_id("52:54:00:AB:cd:01").as_deref(), Some("52-54-00-ab-cd-01"));
+        assert_eq!(node_id("52:54:00:ab:cd"), None);
+        assert_eq!(node_id("../../etc"), None);
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        s.event("52:54:00:00:00:01", "ack", 1, serde_json::json!({"ip": "10.0.0.5"}), true).unwrap();
+        s.event("52:54:00:00:00:02", "ack", 1, serde_json::json!({"ip": "10.0.0.6"}), false).unwrap();
+        s.served(Ipv4Addr::new(10, 0, 0, 5), 1000);
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 0, 0, 5)).as_deref(), Some("52:54:00:00:00:01"));
+        assert!(!s.put_inventory("52:54:00:00:00:01", b"{}", 2).unwrap());
+        assert!(s.put_inventory("52:54:00:00:00:01", b"{\"a\":1}", 3).unwrap());
+        drop(s);
+        let s = Store::open(d.path()).unwrap();
+        let n: Vec<&Node> = s.nodes().collect();
+        assert_eq!(n.len(), 1);
+        assert_eq!((n[0].uploads, n[0].inventory_at, n[0].ip), (2, Some(3), Some(Ipv4Addr::new(10, 0, 0, 5))));
+        assert_eq!(n[0].events.len(), 3);
+        let log = fs::read_to_string(d.path().join("events.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 4, "every event in the global log: {log}");
+        assert!(!d.path().join("nodes/52-54-00-00-00-02").exists(), "no directory for a non-boot client");
+        assert_eq!(fs::read(d.path().join("nodes/52-54-00-00-00-01/inventory.json")).unwrap(), b"{\"a\":1}");
+    }
+}

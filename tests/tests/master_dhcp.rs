@@ -1,0 +1,293 @@
+//! `recon serve`'s DHCP against real clients no one here wrote: busybox udhcpc, ISC dhclient and
+//! Kea's perfdhcp, and a foreign dnsmasq on the segment. Everything runs in namespaces this
+//! test creates.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use recon_tests::{Netns, Proc, program, recon_bin, require_root, run, scratch_dir, veth, wait_for};
+
+/// A master in its own namespace, serving on `m0`.
+struct Master {
+    ns: Netns,
+    data: PathBuf,
+    boot: PathBuf,
+    dir: PathBuf,
+    proc: Option<Proc>,
+    starts: usize,
+}
+
+impl Master {
+    fn new(dir: &Path) -> Master {
+        let ns = Netns::new("recon-m");
+        let data = dir.join("data");
+        let boot = dir.join("boot");
+        std::fs::create_dir_all(&boot).unwrap();
+        std::fs::write(boot.join("undionly.kpxe"), b"not really iPXE").unwrap();
+        Master { ns, data, boot, dir: dir.to_owned(), proc: None, starts: 0 }
+    }
+
+    fn start(&mut self, extra: &[&str]) {
+        self.starts += 1;
+        let log = self.log_path();
+        let mut argv = vec![
+            recon_bin().to_str().unwrap().to_owned(),
+            "serve".into(),
+            "--interface".into(),
+            "m0".into(),
+            "--address".into(),
+            "10.78.0.1/24".into(),
+            "--boot".into(),
+            self.boot.to_str().unwrap().to_owned(),
+            "--data".into(),
+            self.data.to_str().unwrap().to_owned(),
+        ];
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        self.proc = Some(self.ns.spawn(&argv, &log));
+        assert!(
+            wait_for(Duration::from_secs(15), || std::fs::read_to_string(&log)
+                .is_ok_and(|l| l.contains("serving port 67"))),
+            "recon serve did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("master-{}.log", self.starts))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// SIGKILL: nothing gets a chance to flush; only what was fsynced survives.
+    fn kill(&mut self) {
+        if let Some(p) = self.proc.take() {
+            run(Command::new("kill").args(["-KILL", &p.pid().to_string()]));
+            drop(p);
+        }
+    }
+
+    /// The global event log (boot nodes also have their own timelines).
+    fn events(&self) -> String {
+        std::fs::read_to_string(self.data.join("events.jsonl")).unwrap_or_default()
+    }
+}
+
+fn udhcpc_lease(cli: &Netns, iface: &str) -> String {
+    let busybox = program("busybox", "busybox-static");
+    let out = cli.exec_ok(&[
+        busybox.to_str().unwrap(),
+        "udhcpc",
+        "-i",
+        iface,
+        "-n",
+        "-q",
+        "-f",
+        "-t",
+        "5",
+        "-s",
+        "/bin/true",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let ip = text
+        .lines()
+        .find_map(|l| l.split("lease of ").nth(1).and_then(|r| r.split_whitespace().next()))
+        .unwrap_or_else(|| panic!("udhcpc got no lease: {text}"));
+    ip.to_owned()
+}
+
+/// dhclient with its own lease and pid files and a script that only touches the namespace's
+/// link (the host's dhclient-script would edit /etc/resolv.conf, which namespaces share).
+struct Dhclient {
+    bin: PathBuf,
+    script: PathBuf,
+    lf: PathBuf,
+    pf: PathBuf,
+}
+
+impl Dhclient {
+    fn new(dir: &Path) -> Dhclient {
+        let script = dir.join("dhclient-script");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\ncase \"$reason\" in\n  BOUND|RENEW|REBIND|REBOOT) ip addr add \"$new_ip_address/$new_subnet_mask\" dev \"$interface\" ;;\n  RELEASE|STOP|EXPIRE|FAIL|NAK) ip addr flush dev \"$interface\" ;;\nesac\nexit 0\n",
+        )
+        .unwrap();
+        run(Command::new("chmod").arg("755").arg(&script));
+        Dhclient {
+            bin: program("dhclient", "isc-dhcp-client"),
+            script,
+            lf: dir.join("dhclient.leases"),
+            pf: dir.join("dhclient.pid"),
+        }
+    }
+
+    fn run(&self, ns: &Netns, extra: &[&str]) {
+        let mut argv = vec![self.bin.to_str().unwrap(), "-v", "-sf", self.script.to_str().unwrap()];
+        argv.extend_from_slice(&["-lf", self.lf.to_str().unwrap(), "-pf", self.pf.to_str().unwrap()]);
+        argv.extend_from_slice(extra);
+        argv.push("cli0");
+        ns.exec_ok(&argv);
+    }
+
+    /// The last lease's fixed-address and server identifier.
+    fn lease(&self) -> (String, String) {
+        let text = std::fs::read_to_string(&self.lf).unwrap_or_default();
+        let last = text.rsplit("lease {").next().unwrap_or("");
+        let get = |k: &str| {
+            last.lines()
+                .find_map(|l| l.trim().strip_prefix(k))
+                .map(|v| v.trim().trim_end_matches(';').to_owned())
+                .unwrap_or_default()
+        };
+        (get("fixed-address"), get("option dhcp-server-identifier"))
+    }
+}
+
+impl Drop for Dhclient {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.pf) {
+            let pid = pid.trim();
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = Command::new("kill").arg(pid).status();
+            }
+        }
+    }
+}
+
+#[test]
+fn leases_survive_a_kill_releases_free_and_foreign_requests_are_naked() {
+    require_root();
+    let dir = scratch_dir("master-dhcp");
+    let mut m = Master::new(&dir);
+    let cli = Netns::new("recon-c");
+    veth(&m.ns, "m0", &cli, "cli0");
+    m.start(&["--dhcp", "full"]);
+
+    let first = udhcpc_lease(&cli, "cli0");
+    assert!(first.starts_with("10.78.0.") && first != "10.78.0.1", "{first}");
+    // SIGKILL and restart: the binding was fsynced before the ACK, so it is still there.
+    m.kill();
+    m.start(&["--dhcp", "full"]);
+    assert!(m.log().contains("journal lines replayed"), "{}", m.log());
+    assert_eq!(udhcpc_lease(&cli, "cli0"), first, "same client, same address after a restart");
+
+    // dhclient: a client back from another network asks for its old address there (INIT-REBOOT
+    // with a lease file naming 10.99.0.5): NAK, then it discovers and gets one of ours.
+    let dh = Dhclient::new(&dir);
+    std::fs::write(
+        &dh.lf,
+        "lease {\n  interface \"cli0\";\n  fixed-address 10.99.0.5;\n  option subnet-mask 255.255.255.0;\n  option dhcp-server-identifier 10.99.0.1;\n  renew 4 2037/01/01 00:00:00;\n  rebind 4 2037/01/01 00:00:00;\n  expire 4 2037/01/01 00:00:00;\n}\n",
+    )
+    .unwrap();
+    dh.run(&cli, &["-1"]);
+    let (ip, server) = dh.lease();
+    assert!(ip.starts_with("10.78.0."), "dhclient lease {ip}");
+    assert_eq!(server, "10.78.0.1");
+    let events = m.events();
+    assert!(
+        events.contains("\"kind\":\"dhcp-nak\"") && events.contains("address not on this subnet"),
+        "no NAK for the foreign request: {events}"
+    );
+    // RELEASE: journaled, and the address is free for someone else.
+    dh.run(&cli, &["-r"]);
+    assert!(
+        wait_for(Duration::from_secs(10), || std::fs::read_to_string(m.data.join("leases.jsonl"))
+            .is_ok_and(|j| j.contains("\"t\":\"release\"") && j.contains(&ip))),
+        "no release journaled: {}",
+        std::fs::read_to_string(m.data.join("leases.jsonl")).unwrap_or_default()
+    );
+    m.kill();
+}
+
+#[test]
+fn perfdhcp_for_ten_seconds_without_errors() {
+    require_root();
+    let dir = scratch_dir("master-perfdhcp");
+    let perfdhcp = program("perfdhcp", "kea-admin");
+    let mut m = Master::new(&dir);
+    let cli = Netns::new("recon-p");
+    veth(&m.ns, "m0", &cli, "cli0");
+    m.start(&["--dhcp", "full", "--lease", "600"]);
+    cli.exec_ok(&["ip", "addr", "add", "10.78.0.2/24", "dev", "cli0"]);
+    // 100 exchanges a second from 200 simulated clients for 10 s, bounded by timeout(1).
+    let out = cli.exec_ok(&[
+        "timeout",
+        "40",
+        perfdhcp.to_str().unwrap(),
+        "-4",
+        "-l",
+        "cli0",
+        "-r",
+        "100",
+        "-R",
+        "200",
+        "-p",
+        "10",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let stat = |label: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(label))
+            .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    let sent = stat("sent packets:");
+    let received = stat("received packets:");
+    let drops = stat("drops:");
+    assert_eq!(sent.len(), 2, "two exchanges (DO and RA): {text}");
+    assert!(sent[0] >= 900, "DISCOVERs sent: {text}");
+    assert_eq!(sent, received, "every DISCOVER and REQUEST answered: {text}");
+    assert!(drops.iter().all(|&d| d == 0), "no drops: {text}");
+    m.kill();
+}
+
+#[test]
+fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
+    require_root();
+    let dir = scratch_dir("master-auto");
+    let dnsmasq = program("dnsmasq", "dnsmasq-base");
+    // A switch: a bridge in its own namespace, with the master, dnsmasq and the client on it.
+    let sw = Netns::new("recon-sw");
+    sw.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
+    sw.exec_ok(&["ip", "link", "set", "br0", "up"]);
+    let mut m = Master::new(&dir);
+    let other = Netns::new("recon-o");
+    let cli = Netns::new("recon-c");
+    for (ns, inner, port) in [(&m.ns, "m0", "p0"), (&other, "o0", "p1"), (&cli, "cli0", "p2")] {
+        veth(ns, inner, &sw, port);
+        sw.exec_ok(&["ip", "link", "set", port, "master", "br0"]);
+    }
+    other.exec_ok(&["ip", "addr", "add", "10.78.0.250/24", "dev", "o0"]);
+    let _foreign = other.spawn(
+        &[
+            dnsmasq.to_str().unwrap(),
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--interface=o0",
+            "--bind-interfaces",
+            "--dhcp-range=10.78.0.200,10.78.0.240,255.255.255.0,1h",
+            "--no-ping",
+            &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+            "--log-dhcp",
+            "--log-facility=-",
+        ],
+        &dir.join("dnsmasq.log"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    m.start(&["--dhcp", "auto", "--probe", "3"]);
+    assert!(m.log().contains("ANOTHER DHCP SERVER (10.78.0.250)"), "{}", m.log());
+    let dh = Dhclient::new(&dir);
+    dh.run(&cli, &["-1"]);
+    let (ip, server) = dh.lease();
+    assert_eq!(server, "10.78.0.250", "the lease comes from dnsmasq");
+    let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+    assert!((200..=240).contains(&last), "{ip}");
+    let leases = std::fs::read_to_string(m.data.join("leases.jsonl")).unwrap_or_default();
+    assert!(!leases.contains("bind"), "recon bound nothing: {leases}");
+    m.kill();
+}
