@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
 # target:seed directory
-targets=(dhcpv4_parse:dhcpv4 dhcpv4_roundtrip:dhcpv4 dhcpv4_differential:dhcpv4 tftp_parse:tftp tftp_roundtrip:tftp tftp_transfer:tftp_transfer)
+targets=(dhcpv4_parse:dhcpv4 dhcpv4_roundtrip:dhcpv4 dhcpv4_differential:dhcpv4 tftp_parse:tftp tftp_roundtrip:tftp tftp_transfer:tftp_transfer agent_inputs:agent_inputs)
 cargo fuzz build -s none
 mkdir -p logs
 for entry in "${targets[@]}"; do

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod dump;
+mod machine;
 mod master;
 mod runtime;
 mod serve;
@@ -26,6 +27,10 @@ commands:
         [--relay NET/P:FIRST-LAST[:ROUTER]]...
                  be the PXE master on IF: DHCP (auto: probe first, proxy if another server
                  answers), TFTP and DNS; leases and node data under --data
+  agent [--boot DIR] [--data DIR] [--interface IF] [--cmdline TEXT]
+                 the node's part in the story, by its kernel command line: a PXE-booted peer
+                 finds its master, uploads its inventory and powers off; a node booted from
+                 its own media elects a master with the others and serves or uploads
   inventory [--root DIR] [--format json|table] [--raw]
                  this machine's hardware (or a sysfs/procfs tree under DIR): a table on a
                  terminal, JSON otherwise; --raw leaves out PCI names, as peers upload it
@@ -155,6 +160,28 @@ fn serve(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn agent(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    use lexopt::prelude::*;
+    let mut o = runtime::agent::AgentOpts {
+        cmdline: None,
+        boot: PathBuf::from("/usr/share/recon/boot"),
+        data: PathBuf::from("/var/lib/recon"),
+        interface: None,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("boot") => o.boot = PathBuf::from(parser.value()?),
+            Long("data") => o.data = PathBuf::from(parser.value()?),
+            Long("interface") => o.interface = Some(parser.value()?.string()?),
+            Long("cmdline") => o.cmdline = Some(parser.value()?.string()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    init_logging();
+    runtime::agent::run(o)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn inventory(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     use lexopt::prelude::*;
     use std::io::{IsTerminal, Write};
@@ -239,6 +266,7 @@ fn run() -> anyhow::Result<ExitCode> {
         "tftpd" => tftpd(parser),
         "inventory" => inventory(parser),
         "serve" => serve(parser),
+        "agent" => agent(parser),
         "version" => {
             println!("recon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -74,7 +74,7 @@ fn interface_mac(iface: &str) -> anyhow::Result<[u8; 6]> {
 }
 
 /// The interface's first IPv4 address and prefix.
-fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
+pub(crate) fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
     for ifa in nix::ifaddrs::getifaddrs().ok()? {
         if ifa.interface_name != iface {
             continue;
@@ -87,6 +87,14 @@ fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    run_with(args, None)
+}
+
+/// As [`run`], and says on `ready` which address it serves on once every service is started.
+pub(crate) fn run_with(
+    args: ServeArgs,
+    ready: Option<smol::channel::Sender<Result<Ipv4Addr, String>>>,
+) -> anyhow::Result<()> {
     let ifindex = nix::net::if_::if_nametoindex(args.interface.as_str())
         .with_context(|| format!("no interface {}", args.interface))?;
     if let Some((ip, prefix)) = args.address {
@@ -151,6 +159,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             sender: netboot_proto::tftp::SenderConfig::default(),
         };
         let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), Rc::new(runtime::tftp::Stats::default())));
+        if let Some(r) = &ready {
+            // The services bind their sockets on their first poll: let them run once.
+            smol::future::yield_now().await;
+            let _ = r.send(Ok(server)).await;
+        }
         // The first service to fail ends the master, loudly.
 
         smol::future::or(

@@ -219,15 +219,11 @@ pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16
     }
 }
 
-/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
-/// `wait`. Returns the first foreign server's identifier (or source address).
-pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
-    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
-    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
-    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
+/// A client's BOOTREQUEST with no options yet, asking for broadcast replies (it has no address).
+fn client_request(xid: u32, mac: [u8; 6]) -> Repr<'static> {
     let mut chaddr = [0u8; 16];
     chaddr[..6].copy_from_slice(&mac);
-    let mut req = Repr {
+    Repr {
         op: dhcpv4::Op::Request,
         htype: dhcpv4::HardwareType::Ethernet,
         hlen: 6,
@@ -243,7 +239,16 @@ pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
         sname: &[],
         file: &[],
         options: dhcpv4::OptionList::new(),
-    };
+    }
+}
+
+/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
+/// `wait`. Returns the first foreign server's identifier (or source address).
+pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
+    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
+    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
+    let mut req = client_request(xid, mac);
     req.push(dhcpv4::DhcpOption::MessageType(dhcpv4::MessageType::Discover)).map_err(io::Error::other)?;
     req.push(dhcpv4::DhcpOption::VendorClass(b"recon-probe")).map_err(io::Error::other)?;
     let mut out = vec![0u8; req.buffer_len()];
@@ -298,6 +303,81 @@ pub(crate) async fn auto_mode(iface: &str, mac: [u8; 6], wait: Duration) -> Mode
         Err(e) => {
             log::warn!("dhcp: probe on {iface} failed ({e}); assuming another server may exist: proxy mode");
             Mode::Proxy
+        }
+    }
+}
+
+/// A DHCP client's DORA (RFC 2131 section 3.1) on `iface` for `mac`, for a node that has no
+/// address yet (an election loser, a live root without network configuration): the address,
+/// its prefix and the server's identifier, or `None` if no server answered within `wait`.
+pub(crate) async fn lease(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<(Ipv4Addr, u8, Ipv4Addr)>> {
+    let opts = UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
+    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32).rotate_left(7);
+    let message = |kind, requested: Option<(Ipv4Addr, Ipv4Addr)>| -> io::Result<Vec<u8>> {
+        let mut r = client_request(xid, mac);
+        r.push(dhcpv4::DhcpOption::MessageType(kind)).map_err(io::Error::other)?;
+        if let Some((ip, server)) = requested {
+            r.push(dhcpv4::DhcpOption::RequestedIp(ip)).map_err(io::Error::other)?;
+            r.push(dhcpv4::DhcpOption::ServerId(server)).map_err(io::Error::other)?;
+        }
+        r.push(dhcpv4::DhcpOption::ParameterRequestList(&[1, 3, 6, 54])).map_err(io::Error::other)?;
+        let mut out = vec![0u8; r.buffer_len()];
+        let n = r.emit(&mut out).map_err(io::Error::other)?;
+        out.truncate(n);
+        Ok(out)
+    };
+    let deadline = std::time::Instant::now() + wait;
+    let mut buf = vec![0u8; 1500];
+    let mut pending: Option<(Ipv4Addr, Ipv4Addr, u8)> = None;
+    let mut next_send = std::time::Instant::now();
+    loop {
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        if now >= next_send {
+            let msg = match pending {
+                None => message(dhcpv4::MessageType::Discover, None)?,
+                Some((ip, server, _)) => message(dhcpv4::MessageType::Request, Some((ip, server)))?,
+            };
+            sock.send_to(&msg, SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcpv4::SERVER_PORT)).await?;
+            next_send = now + Duration::from_secs(1);
+        }
+        let until = next_send.min(deadline);
+        let got = smol::future::or(async { Some(sock.recv_from(&mut buf).await) }, async {
+            smol::Timer::at(until).await;
+            None
+        })
+        .await;
+        let Some(Ok((len, _))) = got else { continue };
+        let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
+        let mut scratch = vec![0u8; len];
+        let Ok(r) = Repr::parse(&p, &mut scratch) else { continue };
+        if r.op != dhcpv4::Op::Reply || r.xid != xid || r.mac() != Some(mac) {
+            continue;
+        }
+        let prefix = r
+            .options
+            .iter()
+            .find_map(|o| {
+                if let dhcpv4::DhcpOption::SubnetMask(m) = o { Some(u32::from(*m).count_ones() as u8) } else { None }
+            })
+            .unwrap_or(24);
+        match (r.message_type(), pending) {
+            (Some(dhcpv4::MessageType::Offer), None) => {
+                let Some(server) = r.server_id() else { continue };
+                pending = Some((r.yiaddr, server, prefix));
+                next_send = std::time::Instant::now();
+            }
+            (Some(dhcpv4::MessageType::Ack), Some((ip, server, _))) if r.yiaddr == ip => {
+                return Ok(Some((ip, prefix, server)));
+            }
+            (Some(dhcpv4::MessageType::Nak), Some(_)) => {
+                pending = None;
+                next_send = std::time::Instant::now();
+            }
+            _ => {}
         }
     }
 }

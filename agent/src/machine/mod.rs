@@ -1,0 +1,392 @@
+//! The agent as a typed state machine: `Probe → Elect → Serve | Fetch → Inventory → Upload →
+//! Poweroff` (ARCHITECTURE.md).
+//!
+//! Each phase is its own struct holding only its data and deadlines; a transition is a method
+//! that consumes the phase and takes what caused it, so an impossible transition does not
+//! compile. [`Agent`] owns the current phase, takes [`Input`]s with the time, and yields
+//! [`Output`]s: datagrams to send, actions for the runtime, events for the timeline, and the
+//! next deadline. Nothing here reads a clock, a file or a socket: time is milliseconds since the
+//! agent started, passed in; every phase is tested with a virtual clock and an in-memory network.
+
+pub(crate) mod beacon;
+pub(crate) mod cmdline;
+mod elect;
+mod fetch;
+mod inventory;
+mod poweroff;
+mod probe;
+mod serve;
+mod upload;
+
+#[cfg(test)]
+mod sim;
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+pub(crate) use cmdline::{Cmdline, DhcpPolicy, PowerPolicy, Role};
+use elect::Elect;
+use fetch::Fetch;
+use inventory::Inventory;
+use poweroff::Poweroff;
+use probe::Probe;
+use serve::Serve;
+use upload::Upload;
+
+/// Milliseconds since the agent started.
+pub(crate) type Ms = u64;
+
+/// The UDP port beacons use (chosen from the dynamic range; nothing else on a boot segment
+/// uses it).
+pub(crate) const BEACON_PORT: u16 = 47_391;
+
+/// What the runtime learned about this machine before the agent starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub(crate) cmdline: Cmdline,
+    /// The MAC the agent speaks for: BOOTIF's, else the lowest MAC of a link with carrier.
+    pub(crate) mac: [u8; 6],
+    /// A BMC is there (`/dev/ipmi0` or SMBIOS type 38).
+    pub(crate) ipmi: bool,
+    /// Wall-clock boot time, Unix ms (a tie-breaker nobody relies on; carried in beacons).
+    pub(crate) boot_unix_ms: u64,
+    /// recon's version.
+    pub(crate) version: u32,
+}
+
+/// What the master hands a peer (`GET /api/v1/manifest`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Manifest {
+    /// Where to POST the inventory (`http://A.B.C.D/api/v1/nodes/{mac}/inventory`, with the
+    /// literal `{mac}`).
+    pub(crate) upload_url: String,
+    /// The master's power-off policy for peers, overriding `auto` on the peer's command line.
+    pub(crate) poweroff: Option<String>,
+}
+
+/// Something the agent learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// A datagram on the beacon port.
+    Beacon { from: Ipv4Addr, data: Vec<u8> },
+    /// The DHCP probe's result: the address of a foreign DHCP server, if one answered.
+    ProbeResult { foreign_dhcp: Option<Ipv4Addr> },
+    /// The master's services are up (or failed to start).
+    ServeStarted(Result<Ipv4Addr, String>),
+    /// The manifest request's result.
+    Manifest(Result<(Ipv4Addr, Manifest), String>),
+    /// The inventory, encoded for upload (postcard), or why collection failed.
+    InventoryDone(Result<Vec<u8>, String>),
+    /// The upload's HTTP status, or the transport error.
+    UploadResult(Result<u16, String>),
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Broadcast a DHCPDISCOVER on the boot link and report offers from other servers.
+    ProbeDhcp,
+    /// Start the master's services.
+    StartMaster { dhcp: DhcpPolicy, address: Option<(Ipv4Addr, u8)> },
+    /// Find the master (the hint, else DHCP server id / beacon) and GET its manifest.
+    FetchManifest { hint: Option<Ipv4Addr> },
+    /// Collect this machine's inventory off the async runtime.
+    CollectInventory,
+    /// Keep this (the master's own) inventory in the local store.
+    StoreOwnInventory(Vec<u8>),
+    /// POST the inventory.
+    Upload { master: Ipv4Addr, url: String, token: Option<String>, body: Vec<u8> },
+    /// Sync and power off (reboot(RB_POWER_OFF); IPMI chassis control as fallback).
+    PowerOff,
+    /// Stay up; print this on the console.
+    Announce(String),
+}
+
+/// An event for the node's timeline on the master.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Event {
+    /// `phase`, `beacon`, `upload-retry`, ...
+    pub(crate) kind: &'static str,
+    /// The phase entered, for `phase`.
+    pub(crate) phase: &'static str,
+    /// Human detail.
+    pub(crate) detail: String,
+    /// When, agent ms.
+    pub(crate) at: Ms,
+}
+
+/// What the agent wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Broadcast a datagram on the beacon port.
+    Broadcast(Vec<u8>),
+    Action(Action),
+    Event(Event),
+}
+
+/// The current phase.
+#[derive(Debug)]
+enum Phase {
+    Probe(Probe),
+    Elect(Elect),
+    Serve(Serve),
+    Fetch(Fetch),
+    Inventory(Inventory),
+    Upload(Upload),
+    Poweroff(Poweroff),
+    /// Finished (powered off or announced done).
+    Done,
+}
+
+impl Phase {
+    fn name(&self) -> &'static str {
+        match self {
+            Phase::Probe(_) => "probe",
+            Phase::Elect(_) => "elect",
+            Phase::Serve(_) => "serve",
+            Phase::Fetch(_) => "fetch",
+            Phase::Inventory(_) => "inventory",
+            Phase::Upload(_) => "upload",
+            Phase::Poweroff(_) => "poweroff",
+            Phase::Done => "done",
+        }
+    }
+}
+
+/// Shared by the phases: facts and the output queue.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) facts: Facts,
+    out: VecDeque<Output>,
+    /// A deterministic per-agent random sequence for jitter (xorshift64* seeded by the MAC).
+    rng: u64,
+}
+
+impl Ctx {
+    pub(crate) fn action(&mut self, a: Action) {
+        self.out.push_back(Output::Action(a));
+    }
+
+    pub(crate) fn broadcast(&mut self, data: Vec<u8>) {
+        self.out.push_back(Output::Broadcast(data));
+    }
+
+    pub(crate) fn event(&mut self, kind: &'static str, phase: &'static str, detail: String, at: Ms) {
+        self.out.push_back(Output::Event(Event { kind, phase, detail, at }));
+    }
+
+    /// A number in `0..n`.
+    pub(crate) fn random(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+    }
+}
+
+/// Capped exponential backoff with ±25 % jitter: 1 s, 2 s, 4 s ... 30 s.
+pub(crate) fn backoff(ctx: &mut Ctx, attempt: u32) -> Ms {
+    let base: Ms = 1000u64.saturating_mul(1u64 << attempt.min(5)).min(30_000);
+    let quarter = base / 4;
+    base - quarter + ctx.random(2 * quarter + 1)
+}
+
+/// The agent.
+#[derive(Debug)]
+pub(crate) struct Agent {
+    phase: Phase,
+    ctx: Ctx,
+}
+
+impl Agent {
+    /// Starts in Probe at time `now`.
+    pub(crate) fn new(facts: Facts, now: Ms) -> Agent {
+        let seed =
+            facts.mac.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+                | 1;
+        let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed };
+        let phase = Probe::start(&mut ctx, now);
+        let mut a = Agent { phase: Phase::Probe(phase), ctx };
+        a.ctx.event("phase", "probe", String::new(), now);
+        // Probe may decide at once (a PXE-booted peer, a forced role).
+        a.advance(now, None);
+        a
+    }
+
+    /// The current phase's name.
+    pub(crate) fn phase(&self) -> &'static str {
+        self.phase.name()
+    }
+
+    /// Feeds an input at time `now`.
+    pub(crate) fn handle_input(&mut self, now: Ms, input: Input) {
+        self.advance(now, Some(input));
+    }
+
+    /// Lets time pass to `now` (deadlines fire).
+    pub(crate) fn handle_timeout(&mut self, now: Ms) {
+        self.advance(now, None);
+    }
+
+    /// The next thing to do, if any.
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        self.ctx.out.pop_front()
+    }
+
+    /// When the agent next wants to be woken without input.
+    pub(crate) fn next_deadline(&self) -> Option<Ms> {
+        match &self.phase {
+            Phase::Probe(p) => p.deadline(),
+            Phase::Elect(e) => Some(e.deadline()),
+            Phase::Serve(s) => Some(s.deadline()),
+            Phase::Fetch(f) => f.deadline(),
+            Phase::Inventory(_) => None,
+            Phase::Upload(u) => u.deadline(),
+            Phase::Poweroff(_) | Phase::Done => None,
+        }
+    }
+
+    /// Runs the current phase on the input (or the time), and every transition that follows.
+    fn advance(&mut self, now: Ms, mut input: Option<Input>) {
+        loop {
+            let before = self.phase.name();
+            let phase = std::mem::replace(&mut self.phase, Phase::Done);
+            let ctx = &mut self.ctx;
+            self.phase = match phase {
+                Phase::Probe(p) => match p.step(ctx, now, input.take()) {
+                    probe::Next::Stay(p) => Phase::Probe(p),
+                    probe::Next::Elect(e) => Phase::Elect(e),
+                    probe::Next::Serve(s) => Phase::Serve(s),
+                    probe::Next::Fetch(f) => Phase::Fetch(f),
+                },
+                Phase::Elect(e) => match e.step(ctx, now, input.take()) {
+                    elect::Next::Stay(e) => Phase::Elect(e),
+                    elect::Next::Serve(s) => Phase::Serve(s),
+                    elect::Next::Fetch(f) => Phase::Fetch(f),
+                },
+                Phase::Serve(s) => Phase::Serve(s.step(ctx, now, input.take())),
+                Phase::Fetch(f) => match f.step(ctx, now, input.take()) {
+                    fetch::Next::Stay(f) => Phase::Fetch(f),
+                    fetch::Next::Inventory(i) => Phase::Inventory(i),
+                },
+                Phase::Inventory(i) => match i.step(ctx, now, input.take()) {
+                    inventory::Next::Stay(i) => Phase::Inventory(i),
+                    inventory::Next::Upload(u) => Phase::Upload(u),
+                },
+                Phase::Upload(u) => match u.step(ctx, now, input.take()) {
+                    upload::Next::Stay(u) => Phase::Upload(u),
+                    upload::Next::Poweroff(p) => Phase::Poweroff(p),
+                },
+                Phase::Poweroff(p) => {
+                    p.finish(ctx, now);
+                    Phase::Done
+                }
+                Phase::Done => Phase::Done,
+            };
+            let after = self.phase.name();
+            if before == after {
+                return;
+            }
+            self.ctx.event("phase", after, format!("from {before}"), now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sim::facts;
+    use super::*;
+
+    fn drain(a: &mut Agent) -> Vec<Output> {
+        std::iter::from_fn(|| a.poll_output()).collect()
+    }
+
+    fn actions(out: &[Output]) -> Vec<&Action> {
+        out.iter().filter_map(|o| if let Output::Action(a) = o { Some(a) } else { None }).collect()
+    }
+
+    #[test]
+    fn a_pxe_booted_peer_fetches_from_pxeaddr_at_once() {
+        let mut a = Agent::new(facts(1, "BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.1.2.3 recon.token=aa", false), 0);
+        assert_eq!(a.phase(), "fetch");
+        let out = drain(&mut a);
+        assert_eq!(actions(&out), [&Action::FetchManifest { hint: Some(Ipv4Addr::new(10, 1, 2, 3)) }]);
+        // Failures back off: about 1 s, then 2 s, ... never past 30 s (+25 %).
+        let mut now = 0;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            a.handle_input(now, Input::Manifest(Err("refused".into())));
+            let t = a.next_deadline().unwrap();
+            waits.push(t - now);
+            now = t;
+            a.handle_timeout(now);
+            assert!(
+                actions(&drain(&mut a)).contains(&&Action::FetchManifest { hint: Some(Ipv4Addr::new(10, 1, 2, 3)) })
+            );
+        }
+        assert!((750..=1250).contains(&waits[0]) && (1500..=2500).contains(&waits[1]), "{waits:?}");
+        assert!(waits.iter().all(|&w| w <= 37_500), "{waits:?}");
+        assert!(waits[7] >= 22_500, "{waits:?}");
+    }
+
+    #[test]
+    fn a_candidate_that_hears_a_serving_master_joins_it() {
+        let mut a = Agent::new(facts(1, "root=live:CDLABEL=RECON", false), 0);
+        assert_eq!(a.phase(), "probe");
+        assert_eq!(actions(&drain(&mut a)), [&Action::ProbeDhcp]);
+        a.handle_input(100, Input::ProbeResult { foreign_dhcp: None });
+        assert_eq!(a.phase(), "elect");
+        let b = beacon::Beacon {
+            mac: [0x52, 0x54, 0, 0, 0, 0x99],
+            serving: true,
+            candidate: false,
+            boot_unix_ms: 0,
+            addr: Ipv4Addr::new(10, 0, 0, 9),
+        };
+        a.handle_input(200, Input::Beacon { from: Ipv4Addr::new(10, 0, 0, 9), data: b.encode() });
+        assert_eq!(a.phase(), "fetch");
+        assert!(actions(&drain(&mut a)).contains(&&Action::FetchManifest { hint: Some(Ipv4Addr::new(10, 0, 0, 9)) }));
+    }
+
+    #[test]
+    fn a_foreign_dhcp_server_makes_the_winner_serve_by_proxy() {
+        let mut a = Agent::new(facts(1, "root=live:CDLABEL=RECON", false), 0);
+        a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(Ipv4Addr::new(192, 168, 1, 1)) });
+        a.handle_timeout(100 + elect::ELECT_MS);
+        assert_eq!(a.phase(), "serve");
+        assert!(actions(&drain(&mut a)).contains(&&Action::StartMaster { dhcp: DhcpPolicy::Proxy, address: None }));
+    }
+
+    #[test]
+    fn the_masters_policy_overrides_auto_but_not_the_peers_never() {
+        for (line, ipmi, from_master, off) in [
+            ("recon.poweroff=auto", false, Some("always"), true),
+            ("recon.poweroff=auto", true, Some("never"), false),
+            ("recon.poweroff=never", true, Some("always"), false),
+            ("recon.poweroff=auto", true, None, true),
+            ("recon.poweroff=auto", false, None, false),
+        ] {
+            let line = format!("BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.0.0.1 {line}");
+            let mut a = Agent::new(facts(1, &line, ipmi), 0);
+            let man =
+                Manifest { upload_url: "http://10.0.0.1/u/{mac}".into(), poweroff: from_master.map(str::to_owned) };
+            a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
+            a.handle_input(2, Input::InventoryDone(Ok(vec![1, 2, 3])));
+            let out = drain(&mut a);
+            assert!(
+                actions(&out)
+                    .iter()
+                    .any(|x| matches!(x, Action::Upload { url, .. } if url == "http://10.0.0.1/u/52:54:00:00:00:01"))
+            );
+            a.handle_input(3, Input::UploadResult(Ok(201)));
+            let out = drain(&mut a);
+            assert_eq!(actions(&out).contains(&&Action::PowerOff), off, "{line} ipmi={ipmi} master={from_master:?}");
+            assert_eq!(a.phase(), "done");
+            let phases: Vec<&str> = out
+                .iter()
+                .filter_map(|o| if let Output::Event(e) = o { (e.kind == "phase").then_some(e.phase) } else { None })
+                .collect();
+            assert_eq!(phases, ["poweroff", "done"]);
+        }
+    }
+}

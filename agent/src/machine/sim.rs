@@ -1,0 +1,308 @@
+//! A multi-agent harness: N agents, one virtual clock that jumps to the next deadline or
+//! delivery, an in-memory segment that loses datagrams and HTTP exchanges at a set rate, and a
+//! simulated runtime (DHCP probe, master services, manifest, collection, upload, power-off).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+
+use super::*;
+
+/// Something that happens at a time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Input(usize, InputKey),
+    Wake(usize),
+}
+
+/// Inputs in the queue (Input is not Ord; this index is).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct InputKey(usize);
+
+struct Node {
+    agent: Agent,
+    ip: Ipv4Addr,
+    acked: bool,
+    powered_off_at: Option<Ms>,
+    announced: bool,
+    serving: bool,
+    uploads_sent: u32,
+}
+
+pub(super) struct Sim {
+    now: Ms,
+    nodes: Vec<Node>,
+    queue: BinaryHeap<Reverse<(Ms, u64, Due)>>,
+    inputs: Vec<Option<Input>>,
+    seq: u64,
+    rng: u64,
+    /// Loss rate of datagrams and of each direction of an HTTP exchange, percent.
+    pub(super) loss: u64,
+    /// The master's store: MAC -> body, written before the 201 goes out.
+    pub(super) stored: BTreeMap<[u8; 6], Vec<u8>>,
+    /// The master is down (restarting) until this time.
+    pub(super) down_until: Ms,
+    master: Option<Ipv4Addr>,
+}
+
+fn cmdline(s: &str) -> Cmdline {
+    Cmdline::parse(s)
+}
+
+pub(super) fn facts(i: usize, line: &str, ipmi: bool) -> Facts {
+    let mac = [0x52, 0x54, 0, 0, (i >> 8) as u8, i as u8];
+    Facts { cmdline: cmdline(line), mac, ipmi, boot_unix_ms: 1_000, version: 1 }
+}
+
+impl Sim {
+    pub(super) fn new(all: Vec<Facts>, loss: u64, seed: u64) -> Sim {
+        let mut s = Sim {
+            now: 0,
+            nodes: Vec::new(),
+            queue: BinaryHeap::new(),
+            inputs: Vec::new(),
+            seq: 0,
+            rng: seed | 1,
+            loss,
+            stored: BTreeMap::new(),
+            down_until: 0,
+            master: None,
+        };
+        for (i, f) in all.into_iter().enumerate() {
+            let ip = Ipv4Addr::new(10, 0, (i >> 8) as u8, (i % 250 + 2) as u8);
+            s.nodes.push(Node {
+                agent: Agent::new(f, 0),
+                ip,
+                acked: false,
+                powered_off_at: None,
+                announced: false,
+                serving: false,
+                uploads_sent: 0,
+            });
+            s.drain(i);
+        }
+        s
+    }
+
+    fn random(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng % n.max(1)
+    }
+
+    fn lost(&mut self) -> bool {
+        self.random(100) < self.loss
+    }
+
+    fn at(&mut self, t: Ms, d: Due) {
+        self.seq += 1;
+        self.queue.push(Reverse((t, self.seq, d)));
+    }
+
+    fn deliver(&mut self, i: usize, after: Ms, input: Input) {
+        self.inputs.push(Some(input));
+        let k = InputKey(self.inputs.len() - 1);
+        self.at(self.now + after, Due::Input(i, k));
+    }
+
+    fn master_up(&self) -> bool {
+        self.master.is_some() && self.now >= self.down_until
+    }
+
+    /// Carries out what agent `i` asked for.
+    fn drain(&mut self, i: usize) {
+        while let Some(o) = self.nodes[i].agent.poll_output() {
+            match o {
+                Output::Broadcast(data) => {
+                    for j in 0..self.nodes.len() {
+                        if j != i && !self.lost() {
+                            let from = self.nodes[i].ip;
+                            self.deliver(j, 1, Input::Beacon { from, data: data.clone() });
+                        }
+                    }
+                }
+                Output::Event(_) => {}
+                Output::Action(a) => self.act(i, a),
+            }
+        }
+        if let Some(t) = self.nodes[i].agent.next_deadline() {
+            self.at(t.max(self.now), Due::Wake(i));
+        }
+    }
+
+    fn act(&mut self, i: usize, a: Action) {
+        match a {
+            Action::ProbeDhcp => self.deliver(i, 2_000, Input::ProbeResult { foreign_dhcp: None }),
+            Action::StartMaster { .. } => {
+                let ip = self.nodes[i].ip;
+                self.master = Some(ip);
+                self.nodes[i].serving = true;
+                self.deliver(i, 100, Input::ServeStarted(Ok(ip)));
+            }
+            Action::FetchManifest { hint } => {
+                let target = hint.or(self.master);
+                let ok = self.master_up() && target == self.master && !self.lost() && !self.lost();
+                match (ok, target) {
+                    (true, Some(m)) => {
+                        let man = Manifest {
+                            upload_url: format!("http://{m}/api/v1/nodes/{{mac}}/inventory"),
+                            poweroff: None,
+                        };
+                        self.deliver(i, 20, Input::Manifest(Ok((m, man))));
+                    }
+                    _ => self.deliver(i, 1_000, Input::Manifest(Err("no answer".into()))),
+                }
+            }
+            Action::CollectInventory => {
+                let body = self.nodes[i].agent.ctx.facts.mac.to_vec();
+                self.deliver(i, 500, Input::InventoryDone(Ok(body)));
+            }
+            Action::StoreOwnInventory(body) => {
+                let mac = self.nodes[i].agent.ctx.facts.mac;
+                self.stored.insert(mac, body);
+            }
+            Action::Upload { master, body, .. } => {
+                self.nodes[i].uploads_sent += 1;
+                if !self.master_up() || Some(master) != self.master {
+                    self.deliver(i, 5, Input::UploadResult(Err("connection refused".into())));
+                } else if self.lost() {
+                    // The request never arrived.
+                    self.deliver(i, 2_000, Input::UploadResult(Err("timed out".into())));
+                } else {
+                    // Stored (fsynced) before the answer; the answer itself may be lost.
+                    let mac = self.nodes[i].agent.ctx.facts.mac;
+                    self.stored.insert(mac, body);
+                    if self.lost() {
+                        self.deliver(i, 2_000, Input::UploadResult(Err("timed out".into())));
+                    } else {
+                        self.deliver(i, 30, Input::UploadResult(Ok(201)));
+                    }
+                }
+            }
+            Action::PowerOff => self.nodes[i].powered_off_at = Some(self.now),
+            Action::Announce(_) => self.nodes[i].announced = true,
+        }
+    }
+
+    /// Runs until nothing is due or `limit` passes.
+    pub(super) fn run(&mut self, limit: Ms) {
+        while let Some(Reverse((t, _, due))) = self.queue.pop() {
+            if t > limit {
+                break;
+            }
+            self.now = t;
+            let who = i_of(&due);
+            match due {
+                Due::Input(i, k) => {
+                    let Some(input) = self.inputs[k.0].take() else { continue };
+                    if matches!(input, Input::UploadResult(Ok(201))) {
+                        self.nodes[i].acked = true;
+                    }
+                    if self.nodes[i].powered_off_at.is_none() {
+                        self.nodes[i].agent.handle_input(self.now, input);
+                    }
+                }
+                Due::Wake(i) => {
+                    if self.nodes[i].powered_off_at.is_none() {
+                        self.nodes[i].agent.handle_timeout(self.now);
+                    }
+                }
+            }
+            self.drain(who);
+        }
+    }
+}
+
+fn i_of(d: &Due) -> usize {
+    match d {
+        Due::Input(i, _) | Due::Wake(i) => *i,
+    }
+}
+
+#[test]
+fn three_media_booted_agents_elect_exactly_one_master() {
+    for seed in 1..=20 {
+        let all = (0..3).map(|i| facts(3 - i, "BOOT_IMAGE=vmlinuz root=live:CDLABEL=RECON", false)).collect();
+        let mut sim = Sim::new(all, 0, seed);
+        sim.run(120_000);
+        let masters: Vec<usize> = (0..3).filter(|&i| sim.nodes[i].serving).collect();
+        assert_eq!(masters, [2], "seed {seed}: the lowest MAC (52:54:00:00:00:01) serves");
+        for i in 0..2 {
+            assert_eq!(sim.nodes[i].agent.phase(), "done", "seed {seed}: node {i}");
+            assert!(sim.nodes[i].announced, "no BMC: stays up and says so");
+        }
+        assert_eq!(sim.stored.len(), 3, "two peers and the master's own inventory");
+    }
+}
+
+#[test]
+fn three_candidates_elect_one_master_under_loss() {
+    for seed in 1..=20 {
+        let all = (0..3).map(|i| facts(10 + i, "root=live:CDLABEL=RECON", false)).collect();
+        let mut sim = Sim::new(all, 20, seed);
+        sim.run(600_000);
+        let masters = (0..3).filter(|&i| sim.nodes[i].serving).count();
+        assert_eq!(masters, 1, "seed {seed}");
+        assert!(sim.nodes[0].serving, "seed {seed}: lowest MAC");
+        assert_eq!(sim.stored.len(), 3, "seed {seed}");
+    }
+}
+
+fn rack(n: usize, loss: u64, seed: u64, ipmi_every: usize) -> Sim {
+    let mut all = vec![facts(0, "recon.role=master", false)];
+    for i in 1..=n {
+        let mac = format!("01-52-54-00-00-{:02x}-{:02x}", i >> 8, i & 0xff);
+        all.push(facts(
+            i,
+            &format!("BOOTIF={mac} pxeaddr=10.0.0.2 postaction=liveboot recon.token=ab"),
+            i % ipmi_every == 0,
+        ));
+    }
+    Sim::new(all, loss, seed)
+}
+
+#[test]
+fn twenty_peers_all_upload_under_twenty_percent_loss() {
+    for seed in 1..=10 {
+        let mut sim = rack(20, 20, seed, 2);
+        sim.run(3_600_000);
+        for i in 1..=20 {
+            let n = &sim.nodes[i];
+            assert_eq!(n.agent.phase(), "done", "seed {seed}: peer {i}");
+            assert!(sim.stored.contains_key(&n.agent.ctx.facts.mac), "seed {seed}: peer {i} stored");
+            // BMC peers power off; the others stay up and announce.
+            assert_eq!(n.powered_off_at.is_some(), i % 2 == 0, "seed {seed}: peer {i}");
+            assert_eq!(n.announced, i % 2 != 0);
+        }
+        assert!(sim.nodes.iter().skip(1).any(|n| n.uploads_sent > 1), "seed {seed}: loss forced retries");
+    }
+}
+
+#[test]
+fn a_master_restart_mid_upload_loses_nothing_and_nobody_powers_off_early() {
+    for seed in 1..=10 {
+        let mut sim = rack(20, 5, seed, 1);
+        // The master goes down just as the first uploads arrive and stays down 40 s.
+        sim.run(1_000);
+        sim.down_until = 41_000;
+        sim.run(3_600_000);
+        for i in 1..=20 {
+            let n = &sim.nodes[i];
+            assert!(sim.stored.contains_key(&n.agent.ctx.facts.mac), "seed {seed}: peer {i}");
+            // Power-off only after a 201 reached the peer.
+            assert!(n.acked && n.powered_off_at.is_some(), "seed {seed}: peer {i}");
+        }
+    }
+}
+
+#[test]
+fn no_power_off_without_an_ack_even_if_the_master_never_answers() {
+    let mut sim = rack(5, 0, 7, 1);
+    sim.down_until = u64::MAX;
+    sim.run(600_000);
+    for i in 1..=5 {
+        assert_eq!(sim.nodes[i].powered_off_at, None);
+        assert_ne!(sim.nodes[i].agent.phase(), "done");
+    }
+}

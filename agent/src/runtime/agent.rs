@@ -1,0 +1,360 @@
+//! `recon agent`: the state machine (`crate::machine`) driven by real sockets, timers and
+//! threads. The machine decides; this file does what it asks and feeds back what happened:
+//! beacons on UDP 47391, the DHCP probe and client, the master's services (on their own thread
+//! and executor), the manifest and upload over HTTP, the inventory on a blocking thread, and
+//! the power-off.
+
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use smol::Async;
+
+use super::udp::{UdpOptions, bind_udp};
+use super::{dhcp, http_client};
+use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Facts, Input, Manifest, Output};
+use crate::master::{DhcpChoice, ServeArgs};
+use crate::serve::dhcp::Mode;
+
+/// `recon agent` options (the rest comes from the kernel command line).
+#[derive(Debug, Clone)]
+pub(crate) struct AgentOpts {
+    /// Read instead of /proc/cmdline (labs, tests).
+    pub(crate) cmdline: Option<String>,
+    /// The master's boot files, when this node becomes the master.
+    pub(crate) boot: PathBuf,
+    /// The master's data directory.
+    pub(crate) data: PathBuf,
+    /// Only act on this interface.
+    pub(crate) interface: Option<String>,
+}
+
+/// Physical interfaces (a `device` link) with their MACs and carrier, sorted by MAC.
+fn links() -> Vec<(String, [u8; 6], bool)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/sys/class/net") else { return out };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let base = e.path();
+        if !base.join("device").exists() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(base.join("address")) else { continue };
+        let mac: Vec<u8> = text.trim().split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
+        let Ok(mac) = <[u8; 6]>::try_from(mac) else { continue };
+        let carrier = std::fs::read_to_string(base.join("carrier")).is_ok_and(|c| c.trim() == "1");
+        out.push((name, mac, carrier));
+    }
+    out.sort_by_key(|l| l.1);
+    out
+}
+
+/// The boot link: BOOTIF's, else the lowest MAC with carrier (after bringing every link up and
+/// waiting up to 10 s for one).
+fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [u8; 6])> {
+    let pick = |ls: &[(String, [u8; 6], bool)]| {
+        let ls: Vec<_> = ls.iter().filter(|l| only.is_none_or(|o| o == l.0)).collect();
+        if let Some(m) = cmdline.boot_mac
+            && let Some(l) = ls.iter().find(|l| l.1 == m)
+        {
+            return Some((l.0.clone(), l.1));
+        }
+        ls.iter().find(|l| l.2).map(|l| (l.0.clone(), l.1))
+    };
+    if let Some(p) = pick(&links()) {
+        return Ok(p);
+    }
+    if let Ok(mut rtnl) = super::netlink::Rtnl::open() {
+        for (name, ..) in links() {
+            if let Ok(i) = nix::net::if_::if_nametoindex(name.as_str()) {
+                let _ = rtnl.set_up(i);
+            }
+        }
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Some(p) = pick(&links()) {
+            return Ok(p);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    anyhow::bail!("no network link with carrier (and no BOOTIF link)")
+}
+
+fn ipmi_present() -> bool {
+    ["/dev/ipmi0", "/dev/ipmi/0", "/dev/ipmidev/0", "/sys/firmware/dmi/entries/38-0"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+}
+
+fn mac_text(m: &[u8; 6]) -> String {
+    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// The interface's IPv4 address, or a DHCP lease put on it.
+async fn ensure_address(iface: &str, mac: [u8; 6]) -> Result<(Ipv4Addr, Option<Ipv4Addr>), String> {
+    if let Some((ip, _)) = crate::master::interface_v4(iface) {
+        return Ok((ip, None));
+    }
+    let (ip, prefix, server) = dhcp::lease(iface, mac, Duration::from_secs(10))
+        .await
+        .map_err(|e| format!("DHCP on {iface}: {e}"))?
+        .ok_or_else(|| format!("no DHCP server answered on {iface}"))?;
+    let index = nix::net::if_::if_nametoindex(iface).map_err(|e| e.to_string())?;
+    let mut rtnl = super::netlink::Rtnl::open().map_err(|e| e.to_string())?;
+    rtnl.add_address(index, ip, prefix).map_err(|e| format!("adding {ip}/{prefix}: {e}"))?;
+    log::info!("agent: {iface} leased {ip}/{prefix} from {server}");
+    Ok((ip, Some(server)))
+}
+
+async fn fetch_manifest(iface: &str, mac: [u8; 6], hint: Option<Ipv4Addr>) -> Result<(Ipv4Addr, Manifest), String> {
+    let (_, server) = ensure_address(iface, mac).await?;
+    let master = hint.or(server).ok_or_else(|| "no master known yet".to_owned())?;
+    let r = http_client::request("GET", &format!("http://{master}/api/v1/manifest"), &[], &[], Duration::from_secs(10))
+        .await
+        .map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("manifest: HTTP {}", r.status));
+    }
+    let m: Manifest = serde_json::from_slice(&r.body).map_err(|e| format!("manifest: {e}"))?;
+    Ok((master, m))
+}
+
+/// The inventory of this machine, as the upload carries it (postcard).
+async fn collect() -> Result<Vec<u8>, String> {
+    smol::unblock(|| {
+        let started_unix_ms = dhcp::now_ms();
+        let opts = inventory::Options {
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_unix_ms,
+            live: true,
+            ..inventory::Options::default()
+        };
+        let inv = inventory::collect(&inventory::SysRoot::host(), &inventory::live::Host, &opts);
+        postcard::to_stdvec(&inv).map_err(|e| e.to_string())
+    })
+    .await
+}
+
+fn power_off() {
+    nix::unistd::sync();
+    log::warn!("agent: powering off");
+    // reboot(2) returns only on failure.
+    let Err(e) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
+    log::error!("agent: reboot(RB_POWER_OFF) failed ({e}); asking the BMC (IPMI chassis power down)");
+    use inventory::DeviceIo;
+    let r = inventory::live::Host.ipmi(0x00, 0x02, &[0x00], Duration::from_secs(5));
+    log::error!("agent: IPMI chassis control: {r:?}");
+}
+
+pub(crate) fn run(opts: AgentOpts) -> anyhow::Result<()> {
+    let text = match &opts.cmdline {
+        Some(c) => c.clone(),
+        None => std::fs::read_to_string("/proc/cmdline").context("reading /proc/cmdline")?,
+    };
+    let cmdline = Cmdline::parse(&text);
+    if !cmdline.unknown.is_empty() {
+        log::warn!("agent: ignoring unknown options {:?}", cmdline.unknown);
+    }
+    let (iface, mac) = boot_link(&cmdline, opts.interface.as_deref())?;
+    let facts = Facts { cmdline: cmdline.clone(), mac, ipmi: ipmi_present(), boot_unix_ms: dhcp::now_ms(), version: 1 };
+    log::info!(
+        "agent: {} on {iface} ({}), BMC {}",
+        env!("CARGO_PKG_VERSION"),
+        mac_text(&mac),
+        if facts.ipmi { "present" } else { "absent" }
+    );
+    let ex = Rc::new(smol::LocalExecutor::new());
+    smol::block_on(ex.run(drive(ex.clone(), facts, iface, opts)))
+}
+
+async fn drive(
+    ex: Rc<smol::LocalExecutor<'static>>,
+    facts: Facts,
+    iface: String,
+    opts: AgentOpts,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let now = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mac = facts.mac;
+    let token = facts.cmdline.token.clone();
+    let mut master: Option<Ipv4Addr> = facts.cmdline.master_addr();
+    let beacon_opts = UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let beacons: Rc<Async<UdpSocket>> = Rc::new(
+        bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, BEACON_PORT), &beacon_opts).context("beacon socket")?,
+    );
+    let (tx, rx) = smol::channel::unbounded::<Input>();
+    {
+        let (b, tx) = (beacons.clone(), tx.clone());
+        ex.spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = b.recv_from(&mut buf).await {
+                if let std::net::SocketAddr::V4(f) = from {
+                    let _ = tx.send(Input::Beacon { from: *f.ip(), data: buf[..n].to_vec() }).await;
+                }
+            }
+        })
+        .detach();
+    }
+    let mut agent = Agent::new(facts, now());
+    loop {
+        while let Some(o) = agent.poll_output() {
+            match o {
+                Output::Broadcast(d) => {
+                    let _ = beacons.send_to(&d, SocketAddrV4::new(Ipv4Addr::BROADCAST, BEACON_PORT)).await;
+                }
+                Output::Event(e) => {
+                    log::info!("agent: {} {} {}", e.kind, e.phase, e.detail);
+                    if let (Some(m), false) = (master, agent.phase() == "serve") {
+                        let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&mac));
+                        let body = serde_json::to_vec(&e).unwrap_or_default();
+                        ex.spawn(async move {
+                            let _ = http_client::request(
+                                "POST",
+                                &url,
+                                &[("Content-Type", "application/json")],
+                                &body,
+                                Duration::from_secs(5),
+                            )
+                            .await;
+                        })
+                        .detach();
+                    }
+                }
+                Output::Action(a) => {
+                    if let Action::Upload { master: m, .. } | Action::FetchManifest { hint: Some(m) } = &a {
+                        master = Some(*m);
+                    }
+                    if matches!(a, Action::PowerOff) {
+                        power_off();
+                        return Ok(());
+                    }
+                    let tx = tx.clone();
+                    let iface = iface.clone();
+                    let token = token.clone();
+                    let opts = opts.clone();
+                    ex.spawn(async move {
+                        if let Some(input) = perform(a, &iface, mac, token, &opts).await {
+                            let _ = tx.send(input).await;
+                        }
+                    })
+                    .detach();
+                }
+            }
+        }
+        if agent.phase() == "done" {
+            return Ok(());
+        }
+        let deadline = agent.next_deadline();
+        let wait = async {
+            match deadline {
+                Some(t) => smol::Timer::after(Duration::from_millis(t.saturating_sub(now()))).await,
+                None => smol::Timer::never().await,
+            };
+            None
+        };
+        match smol::future::or(async { rx.recv().await.ok() }, wait).await {
+            Some(input) => agent.handle_input(now(), input),
+            None => agent.handle_timeout(now()),
+        }
+    }
+}
+
+/// Does one action; the input it produces, if any.
+async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, opts: &AgentOpts) -> Option<Input> {
+    match a {
+        Action::ProbeDhcp => {
+            let r = dhcp::probe(iface, mac, Duration::from_secs(4)).await;
+            Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
+        }
+        Action::StartMaster { dhcp: policy, address } => {
+            Some(Input::ServeStarted(start_master(iface, mac, policy, address, opts).await))
+        }
+        Action::FetchManifest { hint } => Some(Input::Manifest(fetch_manifest(iface, mac, hint).await)),
+        Action::CollectInventory => Some(Input::InventoryDone(collect().await)),
+        Action::StoreOwnInventory(body) => {
+            let r = postcard::from_bytes::<inventory::model::Inventory>(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|inv| serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string()))
+                .and_then(|json| {
+                    let id = mac_text(&mac).replace(':', "-");
+                    super::files::write_atomic(&opts.data.join("nodes").join(id).join("inventory.json"), &json)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = r {
+                log::error!("agent: storing the master's own inventory: {e}");
+            }
+            None
+        }
+        Action::Upload { url, token, body, .. } => {
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let mut headers = vec![("Content-Type", "application/postcard")];
+            if let Some(a) = &auth {
+                headers.push(("Authorization", a.as_str()));
+            }
+            let r = http_client::request("POST", &url, &headers, &body, Duration::from_secs(30)).await;
+            Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
+        }
+        Action::Announce(msg) => {
+            println!("{msg}");
+            if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+                use std::io::Write;
+                let _ = writeln!(c, "\n{msg}\n");
+            }
+            None
+        }
+        Action::PowerOff => None,
+    }
+}
+
+/// Starts `recon serve` on its own thread; reports the address it serves on.
+async fn start_master(
+    iface: &str,
+    mac: [u8; 6],
+    policy: DhcpPolicy,
+    address: Option<(Ipv4Addr, u8)>,
+    opts: &AgentOpts,
+) -> Result<Ipv4Addr, String> {
+    let have = crate::master::interface_v4(iface);
+    let address = match (have, policy) {
+        (Some(_), _) => None,
+        // Behind a foreign DHCP server, take an address from it rather than invent one.
+        (None, DhcpPolicy::Proxy | DhcpPolicy::Off) => {
+            ensure_address(iface, mac).await?;
+            None
+        }
+        (None, _) => Some(address.unwrap_or((Ipv4Addr::new(10, 213, 0, 1), 16))),
+    };
+    let dhcp = match policy {
+        DhcpPolicy::Auto => DhcpChoice::Auto,
+        DhcpPolicy::Full => DhcpChoice::Fixed(Mode::Full),
+        DhcpPolicy::Proxy => DhcpChoice::Fixed(Mode::Proxy),
+        DhcpPolicy::Off => DhcpChoice::Fixed(Mode::Off),
+    };
+    let args = ServeArgs {
+        interface: iface.to_owned(),
+        address,
+        boot: opts.boot.clone(),
+        data: opts.data.clone(),
+        dhcp,
+        names: vec!["bang".into(), "recon".into()],
+        domain: None,
+        lease_secs: 3600,
+        probe: Duration::from_secs(3),
+        relays: Vec::new(),
+        router: None,
+    };
+    let (tx, rx) = smol::channel::bounded(1);
+    std::thread::Builder::new()
+        .name("master".into())
+        .spawn(move || {
+            if let Err(e) = crate::master::run_with(args, Some(tx.clone())) {
+                log::error!("master: {e:#}");
+                let _ = tx.send_blocking(Err(format!("{e:#}")));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().await.map_err(|e| e.to_string())?
+}
