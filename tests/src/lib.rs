@@ -6,6 +6,8 @@
 //! nothing binds to the host's own interfaces. These tests need root (CAP_NET_ADMIN); without it
 //! they fail with a clear message rather than skip.
 
+pub mod rack;
+
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

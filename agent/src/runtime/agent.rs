@@ -138,7 +138,14 @@ async fn collect() -> Result<Vec<u8>, String> {
     .await
 }
 
+/// This process's peak resident set (VmHWM), KiB.
+fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 fn power_off() {
+    log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
     nix::unistd::sync();
     log::warn!("agent: powering off");
     // reboot(2) returns only on failure.
@@ -298,6 +305,7 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
         }
         Action::Announce(msg) => {
+            log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
             println!("{msg}");
             if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
                 use std::io::Write;
