@@ -436,7 +436,8 @@ fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
             "bytes": out.bytes,
             "from": peer.ip().to_string(),
         });
-        if let Err(e) = store.event(&mac, "http", unix_ms(), fields, boot) {
+        // Flushed at once, as runtime::dhcp does: the global log is buffered.
+        if let Err(e) = store.event(&mac, "http", unix_ms(), fields, boot).and_then(|()| store.flush()) {
             log::warn!("http: recording an event for {mac}: {e}");
         }
     }
