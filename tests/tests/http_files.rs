@@ -223,13 +223,13 @@ for k, (t, d) in sorted(res.items()):
     };
     let (t, what) = line("slow");
     assert_eq!(what, "HTTP/1.1 408 Request Timeout", "{out}");
-    assert!((0.8..3.0).contains(&t), "a slow head is cut off after 1 s, not {t} s");
+    assert!((0.8..4.0).contains(&t), "a slow head is cut off after 1 s, not {t} s");
     let (t, what) = line("silent");
     assert_eq!(what, "EOF", "{out}");
-    assert!((0.8..3.0).contains(&t), "a silent connection is closed after 1 s, not {t} s");
+    assert!((0.8..4.0).contains(&t), "a silent connection is closed after 1 s, not {t} s");
     let (t, what) = line("idle");
     assert_eq!(what, "EOF", "{out}");
-    assert!((1.8..4.5).contains(&t), "an idle keep-alive connection is closed after 2 s, not {t} s");
+    assert!((1.8..5.0).contains(&t), "an idle keep-alive connection is closed after 2 s, not {t} s");
     let (_, what) = line("fourth");
     assert_eq!(what, "HTTP/1.1 503 Service Unavailable", "{out}");
     let (_, what) = line("after");

@@ -16,10 +16,12 @@
 //! segments with the file.
 //!
 //! Threads: `workers` threads (default: one per CPU) each run an executor with its own accept
-//! loop on the same listening socket; the kernel hands each connection to one of them. A single
-//! thread copying every file body with sendfile measured slower than nginx's two worker
-//! processes on two CPUs (see bench/README.md). At most `max_connections` are open at once: past
-//! that a connection is accepted, told 503 and closed.
+//! loop on the same listening socket; the kernel hands each connection to one of them, and the
+//! caller's executor runs the first (so `recon serve` can run it beside DHCP on one executor).
+//! The copies sendfile makes are the server's main cost, and a second thread lets them use a
+//! second CPU; on the 2-CPU bench machine, with the clients on the same CPUs, two workers
+//! measured within noise of one (bench/README.md). At most `max_connections` are open at once:
+//! past that a connection is accepted, told 503 and closed.
 //!
 //! Every request is a `http` event in the store for the node it comes from (by the `mac` of
 //! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
