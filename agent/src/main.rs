@@ -31,6 +31,9 @@ commands:
                  the node's part in the story, by its kernel command line: a PXE-booted peer
                  finds its master, uploads its inventory and powers off; a node booted from
                  its own media elects a master with the others and serves or uploads
+  httpd --boot DIR --data DIR [--listen ADDR[:PORT]] [--kernel F] [--initrd F] [--iso F] [--kernel-args A]
+        [--append A] [--max-body N] [--max-connections N] [--workers N] [--head-timeout S] [--idle-timeout S]
+                 the master's HTTP alone (default 0.0.0.0:80): files from DIR, boot.ipxe, uploads into --data
   inventory [--root DIR] [--format json|table] [--raw]
                  this machine's hardware (or a sysfs/procfs tree under DIR): a table on a
                  terminal, JSON otherwise; --raw leaves out PCI names, as peers upload it
@@ -182,6 +185,58 @@ fn agent(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn httpd(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    use lexopt::prelude::*;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::time::Duration;
+    let mut cfg = runtime::http::HttpConfig::default();
+    let mut boot = None;
+    let mut data = None;
+    // Names go into iPXE commands and URLs unquoted.
+    let word = |flag: &str, v: String| {
+        anyhow::ensure!(!v.is_empty() && !v.contains(char::is_whitespace), "--{flag} {v:?}: a name without spaces");
+        Ok(v)
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("boot") => boot = Some(PathBuf::from(parser.value()?)),
+            Long("data") => data = Some(PathBuf::from(parser.value()?)),
+            Long("listen") => {
+                let v = parser.value()?.string()?;
+                cfg.listen = match v.parse::<SocketAddrV4>() {
+                    Ok(a) => a,
+                    Err(_) => SocketAddrV4::new(
+                        v.parse::<Ipv4Addr>().map_err(|_| anyhow::anyhow!("--listen {v:?}: not ADDR or ADDR:PORT"))?,
+                        80,
+                    ),
+                };
+            }
+            Long("kernel") => cfg.boot.kernel = word("kernel", parser.value()?.string()?)?,
+            Long("initrd") => cfg.boot.initrd = word("initrd", parser.value()?.string()?)?,
+            Long("iso") => cfg.boot.iso = word("iso", parser.value()?.string()?)?,
+            Long("kernel-args") => cfg.boot.args = parser.value()?.string()?,
+            Long("append") => cfg.boot.append = parser.value()?.string()?,
+            Long("max-body") => cfg.max_body = parser.value()?.parse()?,
+            Long("max-connections") => cfg.max_connections = parser.value()?.parse()?,
+            Long("workers") => cfg.workers = parser.value()?.parse()?,
+            Long("head-timeout") => cfg.head_timeout = Duration::from_secs_f64(parser.value()?.parse()?),
+            Long("idle-timeout") => cfg.idle_timeout = Duration::from_secs_f64(parser.value()?.parse()?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    cfg.boot_dir = boot.ok_or_else(|| anyhow::anyhow!("httpd: --boot DIR is required\n\n{USAGE}"))?;
+    let data = data.ok_or_else(|| anyhow::anyhow!("httpd: --data DIR is required\n\n{USAGE}"))?;
+    anyhow::ensure!(
+        cfg.workers >= 1 && cfg.max_connections >= 1,
+        "httpd: --workers and --max-connections must be at least 1"
+    );
+    init_logging();
+    std::fs::create_dir_all(&data)?;
+    let store = std::sync::Arc::new(std::sync::Mutex::new(serve::store::Store::open(&data)?));
+    smol::block_on(runtime::http::serve(cfg, store))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn inventory(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
     use lexopt::prelude::*;
     use std::io::{IsTerminal, Write};
@@ -264,6 +319,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "tftpd" => tftpd(parser),
+        "httpd" => httpd(parser),
         "inventory" => inventory(parser),
         "serve" => serve(parser),
         "agent" => agent(parser),

@@ -6,6 +6,7 @@ pub(crate) mod dhcp;
 pub(crate) mod dns;
 pub(crate) mod files;
 pub(crate) mod http_client;
+pub(crate) mod http;
 pub(crate) mod netlink;
 pub(crate) mod tftp;
 pub(crate) mod udp;

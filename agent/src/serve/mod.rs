@@ -3,5 +3,6 @@
 
 pub(crate) mod dhcp;
 pub(crate) mod dns;
+pub(crate) mod http;
 pub(crate) mod store;
 pub(crate) mod tftp;

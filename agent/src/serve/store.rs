@@ -6,6 +6,7 @@
 //! <data>/nodes/<id>/events.jsonl      a boot node's timeline: dhcp, tftp, http, upload, ...
 //! <data>/nodes/<id>/inventory.json    the last inventory it uploaded
 //! <data>/report.html, inventory.csv   the operator's report
+//! <data>/secret                       the key upload tokens are minted with (32 octets, 0600)
 //! ```
 //!
 //! A node's id here is its boot MAC written with dashes (`52-54-00-12-34-56`): every request
@@ -178,6 +179,46 @@ impl Store {
         Ok(replaced)
     }
 
+    /// Where the node's last inventory is (it may not exist); `None` if `mac` is not a MAC.
+    pub(crate) fn inventory_path(&self, mac: &str) -> Option<PathBuf> {
+        node_id(mac).map(|id| self.node_dir(&id).join("inventory.json"))
+    }
+
+    /// The master's 32-octet secret, created on first use from the kernel's random source
+    /// (`/dev/urandom`, which is getrandom's pool) and written atomically with mode 0600. It is
+    /// read back on every later start, so the tokens of nodes already booted stay valid across a
+    /// restart; a file of another size is an error, not something to replace silently.
+    pub(crate) fn secret(&self) -> io::Result<[u8; 32]> {
+        let path = self.root.join("secret");
+        match fs::read(&path) {
+            Ok(b) => {
+                return b.try_into().map_err(|b: Vec<u8>| {
+                    io::Error::other(format!("{}: {} octets, expected 32", path.display(), b.len()))
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut key = [0u8; 32];
+        io::Read::read_exact(&mut File::open("/dev/urandom")?, &mut key)?;
+        let tmp = self.root.join(format!(".secret.tmp.{}", std::process::id()));
+        let res = (|| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            // Two masters starting at once on one directory: the first key stays.
+            fs::hard_link(&tmp, &path)?;
+            File::open(&self.root)?.sync_all()
+        })();
+        let _ = fs::remove_file(&tmp);
+        match res {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.secret(),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Counts octets served to whoever has `ip` (HTTP and TFTP know only the address).
     pub(crate) fn served(&mut self, ip: Ipv4Addr, bytes: u64) {
         if let Some(id) = self.by_ip.get(&ip)
@@ -215,8 +256,9 @@ impl Store {
 
 /// Counters and the address that events carry.
 fn apply_counters(node: &mut Node, v: &serde_json::Value) {
+    // runtime::dhcp records an ACK as `dhcp-ack`; `ack` is the older name.
     if let Some(ip) = v.get("ip").and_then(|i| i.as_str()).and_then(|i| i.parse().ok())
-        && v.get("kind").and_then(|k| k.as_str()) == Some("ack")
+        && matches!(v.get("kind").and_then(|k| k.as_str()), Some("ack" | "dhcp-ack"))
     {
         node.ip = Some(ip);
     }
@@ -253,5 +295,39 @@ mod tests {
         assert_eq!(log.lines().count(), 4, "every event in the global log: {log}");
         assert!(!d.path().join("nodes/52-54-00-00-00-02").exists(), "no directory for a non-boot client");
         assert_eq!(fs::read(d.path().join("nodes/52-54-00-00-00-01/inventory.json")).unwrap(), b"{\"a\":1}");
+        assert_eq!(
+            s.inventory_path("52:54:00:00:00:01").unwrap(),
+            d.path().join("nodes/52-54-00-00-00-01/inventory.json")
+        );
+    }
+
+    #[test]
+    fn the_secret_is_made_once_private_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let a = Store::open(d.path()).unwrap().secret().unwrap();
+        let meta = fs::metadata(d.path().join("secret")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(Store::open(d.path()).unwrap().secret().unwrap(), a, "a restart keeps the key");
+        assert_ne!(a, [0; 32]);
+        let e = tempfile::tempdir().unwrap();
+        assert_ne!(Store::open(e.path()).unwrap().secret().unwrap(), a, "each master its own");
+        fs::write(d.path().join("secret"), b"short").unwrap();
+        assert!(Store::open(d.path()).unwrap().secret().is_err(), "a damaged key is not replaced");
+        let left: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(!left.iter().any(|n| n.to_string_lossy().starts_with(".secret")), "temporary file left: {left:?}");
+    }
+
+    #[test]
+    fn a_dhcp_ack_tells_which_node_has_an_address() {
+        // As runtime::dhcp writes a lease; HTTP and TFTP know only the client's address.
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        s.event("52:54:00:00:00:02", "dhcp-ack", 4, serde_json::json!({"kind": "ack", "ip": "10.0.0.6"}), true)
+            .unwrap();
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 0, 0, 6)).as_deref(), Some("52:54:00:00:00:02"));
+        drop(s);
+        let s = Store::open(d.path()).unwrap();
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 0, 0, 6)).as_deref(), Some("52:54:00:00:00:02"), "after a restart");
     }
 }

@@ -1,0 +1,691 @@
+//! The HTTP server: a TCP listener, a smol task per connection, and the sans-IO decisions of
+//! `serve::http` (what a request means and gets; the RFC sections are cited there).
+//!
+//! Per connection: the request head must arrive within `head_timeout` (10 s; a first octet
+//! that never grows into a head is answered 408), a kept-alive connection may idle for
+//! `idle_timeout` (60 s) between requests, an upload body must arrive within `body_timeout`, and
+//! a client that reads nothing for `send_timeout` is dropped. Pipelined requests wait in the
+//! receive buffer and are answered in order. After a response that closes the connection, the
+//! server shuts down its side and reads what the client still sends for up to a second before
+//! closing: closing with unread data would send a reset, and the client could lose the response
+//! (a 413 to an upload in flight) before reading it.
+//!
+//! File bodies go out with `sendfile(2)` from the page cache on the non-blocking socket: each
+//! call copies what fits in the socket buffer, and on EAGAIN the task waits for writability (at
+//! most `send_timeout`). The response head is sent with `MSG_MORE`, so it shares the first
+//! segments with the file.
+//!
+//! Threads: `workers` threads (default: one per CPU) each run an executor with its own accept
+//! loop on the same listening socket; the kernel hands each connection to one of them, and the
+//! caller's executor runs the first (so `recon serve` can run it beside DHCP on one executor).
+//! The copies sendfile makes are the server's main cost, and a second thread lets them use a
+//! second CPU; on the 2-CPU bench machine, with the clients on the same CPUs, two workers
+//! measured within noise of one (bench/README.md). At most `max_connections` are open at once:
+//! past that a connection is accepted, told 503 and closed.
+//!
+//! Every request is a `http` event in the store for the node it comes from (by the `mac` of
+//! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
+//! it are counted (`Store::served`) as they go, so a download's progress shows while it runs.
+
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use nix::sys::socket::{self as sock, MsgFlags};
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::{Async, LocalExecutor, Timer};
+
+use crate::serve::http::{
+    BootConfig, Chunked, FileInfo, Head, Method, Reject, Request, Route, TokenKey, boot_script, chain_script,
+    decode_upload, parse_head, plan_file, reject_response, route, text_response, upload_format,
+};
+use crate::serve::store::Store;
+use crate::serve::tftp::{Refusal, Root};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpConfig {
+    /// Address and port to listen on (0.0.0.0 serves every address).
+    pub(crate) listen: SocketAddrV4,
+    /// The directory files are served from, read-only.
+    pub(crate) boot_dir: PathBuf,
+    /// What boot.ipxe tells nodes to boot.
+    pub(crate) boot: BootConfig,
+    /// The largest upload body accepted.
+    pub(crate) max_body: u64,
+    /// Connections open at once.
+    pub(crate) max_connections: usize,
+    /// Threads accepting and serving connections.
+    pub(crate) workers: usize,
+    /// A request head must be complete this long after its first octet (or after the accept).
+    pub(crate) head_timeout: Duration,
+    /// A kept-alive connection is closed after this long without a request.
+    pub(crate) idle_timeout: Duration,
+    /// An upload body must have arrived this long after its head.
+    pub(crate) body_timeout: Duration,
+    /// A client that takes no octet for this long is dropped.
+    pub(crate) send_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80),
+            boot_dir: PathBuf::from("."),
+            boot: BootConfig::default(),
+            max_body: 8 << 20,
+            max_connections: 512,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What every worker shares.
+struct Shared {
+    cfg: HttpConfig,
+    root: Root,
+    key: TokenKey,
+    store: Arc<Mutex<Store>>,
+    /// Connections open now.
+    open: AtomicUsize,
+    /// Connections being told 503 now.
+    refusing: AtomicUsize,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic elsewhere while holding the lock leaves the store as usable as before it.
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Serves until the listener fails. Starts `workers - 1` threads of its own; the caller's
+/// executor runs the first worker.
+pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::Result<()> {
+    let root = Root::open(&cfg.boot_dir).with_context(|| format!("http: boot directory {}", cfg.boot_dir.display()))?;
+    let key = store.lock().unwrap_or_else(|e| e.into_inner()).secret().context("http: the token key")?;
+    let listener = listen(cfg.listen).with_context(|| format!("http: listen on {}", cfg.listen))?;
+    let workers = cfg.workers.max(1);
+    log::info!(
+        "http: serving {} on {} ({workers} workers, {} connections, uploads up to {} octets)",
+        root.path().display(),
+        listener.local_addr()?,
+        cfg.max_connections,
+        cfg.max_body
+    );
+    let shared = Arc::new(Shared {
+        cfg,
+        root,
+        key: TokenKey::new(key),
+        store,
+        open: AtomicUsize::new(0),
+        refusing: AtomicUsize::new(0),
+    });
+    for i in 1..workers {
+        let (l, sh) = (listener.try_clone()?, shared.clone());
+        std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
+            if let Err(e) = smol::block_on(worker(l, sh)) {
+                log::error!("http: worker {i}: {e:#}");
+            }
+        })?;
+    }
+    worker(listener, shared).await
+}
+
+/// A listening socket with a backlog for a rack booting at once (std's is 128).
+fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
+    use sock::{AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, setsockopt, sockopt};
+    let fd = sock::socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    sock::bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
+    sock::listen(&fd, Backlog::new(1024).map_err(io::Error::from)?)?;
+    Ok(TcpListener::from(fd))
+}
+
+/// One thread's accept loop and connection tasks.
+async fn worker(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let listener = Async::new(listener)?;
+    let ex = LocalExecutor::new();
+    ex.run(async {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or memory: wait for connections to end; a connection
+                    // aborted before it was accepted is not an error of the listener.
+                    match e.raw_os_error() {
+                        Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOBUFS | nix::libc::ENOMEM) => {
+                            log::warn!("http: accept: {e}");
+                            Timer::after(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                        Some(nix::libc::ECONNABORTED | nix::libc::EINTR | nix::libc::EPROTO) => continue,
+                        _ => return Err(anyhow::Error::from(e).context("http: accept")),
+                    }
+                }
+            };
+            let SocketAddr::V4(peer) = peer else { continue };
+            if shared.open.fetch_add(1, Ordering::AcqRel) >= shared.cfg.max_connections {
+                shared.open.fetch_sub(1, Ordering::AcqRel);
+                refuse_busy(&ex, stream, peer, &shared);
+                continue;
+            }
+            let slot = Slot(shared.clone());
+            ex.spawn(async move {
+                let shared = slot.0.clone();
+                connection(stream, peer, &shared).await;
+                drop(slot);
+            })
+            .detach();
+        }
+    })
+    .await
+}
+
+/// Frees a connection's place when the connection ends, however it ends.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Over the connection limit: 503 and close. At most 64 of these at a time; past that the
+/// connection is just closed.
+fn refuse_busy(ex: &LocalExecutor<'_>, stream: Async<TcpStream>, peer: SocketAddrV4, shared: &Arc<Shared>) {
+    log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
+    if shared.refusing.fetch_add(1, Ordering::AcqRel) >= 64 {
+        shared.refusing.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let shared = shared.clone();
+    ex.spawn(async move {
+        let (head, body) = text_response(503, "too many connections; try again shortly");
+        let mut c = Conn { stream, peer, buf: Vec::new() };
+        let out = [head.field("Retry-After", "1").encode(false, false, unix_secs()), body].concat();
+        if c.write_all(&out, Duration::from_secs(1)).await.is_ok() {
+            c.linger(Duration::from_secs(1)).await;
+        }
+        shared.refusing.fetch_sub(1, Ordering::AcqRel);
+    })
+    .detach();
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `f`, or `TimedOut` at `deadline`.
+async fn timed<T>(deadline: Instant, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
+    smol::future::or(f, async {
+        Timer::at(deadline).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
+}
+
+/// One connection's socket and the octets received but not yet used.
+struct Conn {
+    stream: Async<TcpStream>,
+    peer: SocketAddrV4,
+    buf: Vec<u8>,
+}
+
+/// How reading a request head ended.
+enum HeadRead {
+    Request(Box<Request>),
+    /// The client closed or the connection failed: nothing to answer.
+    Closed,
+    /// No request began in time: close quietly.
+    Idle,
+    /// A request began but its head did not complete in time.
+    Slow,
+    Bad(Reject),
+}
+
+impl Conn {
+    /// Reads more octets into the buffer; 0 at the end of the stream.
+    async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
+        let n = self.buf.len();
+        self.buf.resize(n + 16 * 1024, 0);
+        let r = timed(deadline, self.stream.read(&mut self.buf[n..])).await;
+        self.buf.truncate(n + *r.as_ref().unwrap_or(&0));
+        r
+    }
+
+    async fn read_head(&mut self, first: bool, cfg: &HttpConfig) -> HeadRead {
+        let start = Instant::now();
+        let mut deadline = start + if first || !self.buf.is_empty() { cfg.head_timeout } else { cfg.idle_timeout };
+        loop {
+            match parse_head(&self.buf) {
+                Ok(Some(r)) => {
+                    self.buf.drain(..r.head_len);
+                    return HeadRead::Request(Box::new(r));
+                }
+                Ok(None) => {}
+                Err(rej) => return HeadRead::Bad(rej),
+            }
+            let had = self.buf.len();
+            match self.read_more(deadline).await {
+                Ok(0) => return HeadRead::Closed,
+                Ok(_) if had == 0 && !first => deadline = Instant::now() + cfg.head_timeout,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return if had == 0 { HeadRead::Idle } else { HeadRead::Slow };
+                }
+                Err(_) => return HeadRead::Closed,
+            }
+        }
+    }
+
+    async fn write_all(&mut self, data: &[u8], limit: Duration) -> io::Result<()> {
+        timed(Instant::now() + limit, self.stream.write_all(data)).await
+    }
+
+    /// Sends `data` with MSG_MORE: more (a file) follows at once.
+    async fn send_more(&self, mut data: &[u8], limit: Duration) -> io::Result<()> {
+        while !data.is_empty() {
+            // nix 0.32 has no name for MSG_MORE; the bit is passed through as the kernel defines it.
+            let flags = MsgFlags::from_bits_retain(nix::libc::MSG_MORE) | MsgFlags::MSG_NOSIGNAL;
+            let n = timed(
+                Instant::now() + limit,
+                self.stream.write_with(|s| sock::send(s.as_raw_fd(), data, flags).map_err(io::Error::from)),
+            )
+            .await?;
+            data = data.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Sends `len` octets of `file` from `offset` with sendfile; `progress` is told every
+    /// octet count sent. Returns the octets sent, which are fewer only if the file shrank.
+    async fn send_file(
+        &self,
+        file: &File,
+        offset: u64,
+        len: u64,
+        limit: Duration,
+        mut progress: impl FnMut(u64),
+    ) -> io::Result<u64> {
+        let mut off = i64::try_from(offset).map_err(io::Error::other)?;
+        let end = off.saturating_add(i64::try_from(len).map_err(io::Error::other)?);
+        let mut calls = 0u32;
+        while off < end {
+            // As much as one call may take; the socket buffer limits what it does take.
+            let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(1 << 30);
+            match nix::sys::sendfile::sendfile(self.stream.get_ref(), file, Some(&mut off), want) {
+                Ok(0) => break,
+                Ok(n) => {
+                    progress(n as u64);
+                    calls += 1;
+                    // A client that drains as fast as we copy would never make us wait: let the
+                    // other connections on this thread run now and then.
+                    if calls.is_multiple_of(16) {
+                        smol::future::yield_now().await;
+                    }
+                }
+                Err(nix::errno::Errno::EAGAIN) => timed(Instant::now() + limit, self.stream.writable()).await?,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(u64::try_from(off).unwrap_or(0).saturating_sub(offset))
+    }
+
+    /// Closes after a response: our side first, then whatever the client still sends is read
+    /// and dropped for up to `limit`, so the close does not turn into a reset that could
+    /// destroy the response before the client reads it.
+    async fn linger(&mut self, limit: Duration) {
+        let _ = self.stream.get_ref().shutdown(Shutdown::Write);
+        let deadline = Instant::now() + limit;
+        let mut sink = [0u8; 16 * 1024];
+        while let Ok(n) = timed(deadline, self.stream.read(&mut sink)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// What answering one request did, for the log and the store.
+struct Outcome {
+    status: u16,
+    /// Body octets sent.
+    bytes: u64,
+    /// The connection may serve another request.
+    keep: bool,
+    /// The node the request is from, if the request itself says (boot.ipxe?mac=, an upload).
+    mac: Option<String>,
+}
+
+async fn connection(stream: Async<TcpStream>, peer: SocketAddrV4, shared: &Shared) {
+    // Small responses (boot.ipxe, API answers) leave at once rather than after the client's
+    // delayed ACK of the previous one.
+    let _ = stream.get_ref().set_nodelay(true);
+    let mut c = Conn { stream, peer, buf: Vec::with_capacity(16 * 1024) };
+    let cfg = &shared.cfg;
+    let mut first = true;
+    loop {
+        let req = match c.read_head(first, cfg).await {
+            HeadRead::Request(r) => r,
+            HeadRead::Closed | HeadRead::Idle => return,
+            HeadRead::Slow => {
+                let (head, body) = text_response(408, "the request head did not arrive in time");
+                let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
+                c.linger(Duration::from_secs(1)).await;
+                return;
+            }
+            HeadRead::Bad(rej) => {
+                log::info!("http: {peer}: {} {}", rej.status, rej.reason);
+                let (head, body) = reject_response(&rej);
+                let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
+                c.linger(Duration::from_secs(1)).await;
+                return;
+            }
+        };
+        first = false;
+        let started = Instant::now();
+        let out = match answer(&mut c, &req, shared).await {
+            Ok(o) => o,
+            Err(e) => {
+                log::info!("http: {peer} {} {}: {e}", req.method_name, req.target);
+                return;
+            }
+        };
+        log::info!(
+            "http: {peer} {} {} {} {} B {:.3} s",
+            req.method_name,
+            req.target,
+            out.status,
+            out.bytes,
+            started.elapsed().as_secs_f64()
+        );
+        record(shared, peer, &req, &out);
+        if !out.keep {
+            c.linger(Duration::from_secs(1)).await;
+            return;
+        }
+    }
+}
+
+/// The request as an event of the node it comes from, if the master knows which.
+fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
+    let mut store = shared.store();
+    let (mac, boot) = match &out.mac {
+        Some(m) => (Some(m.clone()), true),
+        None => (store.mac_of(*peer.ip()), false),
+    };
+    if let Some(mac) = mac {
+        let fields = serde_json::json!({
+            "method": req.method_name,
+            "path": req.path_str(),
+            "status": out.status,
+            "bytes": out.bytes,
+            "from": peer.ip().to_string(),
+        });
+        // Flushed at once, as runtime::dhcp does: the global log is buffered.
+        if let Err(e) = store.event(&mac, "http", unix_ms(), fields, boot).and_then(|()| store.flush()) {
+            log::warn!("http: recording an event for {mac}: {e}");
+        }
+    }
+}
+
+/// Answers one request. `Err` means the connection is unusable (the client went away, or took
+/// too long), and it is dropped.
+async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outcome> {
+    let cfg = &shared.cfg;
+    // A body nobody reads would be taken for the next request: after answering a request that
+    // has one (other than an upload, which reads it), the connection closes.
+    let routed = route(req);
+    let keep = !req.close && (!req.has_body() || matches!(routed, Ok(Route::Upload { .. })));
+    let route = match routed {
+        Ok(r) => r,
+        Err(rej) => return reply_reject(c, req, &rej, keep, None, cfg).await,
+    };
+    match route {
+        Route::Static => send_static(c, req, shared, keep).await,
+        Route::BootScript { mac } => {
+            let mac = mac
+                .clone()
+                .map_or_else(|| shared.store().mac_of(*c.peer.ip()).map(|m| (m, false)), |m| Some((m, true)));
+            let local = match c.stream.get_ref().local_addr()? {
+                SocketAddr::V4(a) => a,
+                SocketAddr::V6(_) => return Err(io::Error::other("IPv6 socket")),
+            };
+            let ip = local.ip().to_string();
+            let master = if local.port() == 80 { ip.clone() } else { format!("{ip}:{}", local.port()) };
+            let body = match &mac {
+                Some((m, _)) => {
+                    let token = shared.key.mint(m).unwrap_or_default();
+                    boot_script(&cfg.boot, &master, &ip, &token)
+                }
+                None => chain_script(&master),
+            };
+            let head =
+                Head::new(200).field("Content-Type", "text/plain; charset=utf-8").field("Cache-Control", "no-store");
+            let mut o = reply(c, req, head, body.as_bytes(), keep, cfg).await?;
+            // Named by the query: a boot node; found by its address: whatever the store knows.
+            o.mac = mac.filter(|(_, by_query)| *by_query).map(|(m, _)| m);
+            Ok(o)
+        }
+        Route::Nodes => {
+            let body = {
+                let store = shared.store();
+                let nodes: Vec<_> = store.nodes().collect();
+                serde_json::to_vec_pretty(&serde_json::json!({ "nodes": nodes }))?
+            };
+            let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
+            reply(c, req, head, &body, keep, cfg).await
+        }
+        Route::Inventory { mac } => {
+            let path = shared.store().inventory_path(&mac);
+            let body = match path.map(std::fs::read) {
+                Some(Ok(b)) => b,
+                Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => {
+                    let rej = Reject::new(500, format!("reading the inventory: {e}"));
+                    return reply_reject(c, req, &rej, keep, None, cfg).await;
+                }
+                _ => {
+                    let rej = Reject::new(404, format!("no inventory from {mac} yet"));
+                    return reply_reject(c, req, &rej, keep, None, cfg).await;
+                }
+            };
+            let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
+            reply(c, req, head, &body, keep, cfg).await
+        }
+        Route::Upload { mac } => upload(c, req, shared, &mac, keep).await,
+    }
+}
+
+/// Sends a head and a small body (none for HEAD).
+async fn reply(
+    c: &mut Conn,
+    req: &Request,
+    mut head: Head,
+    body: &[u8],
+    keep: bool,
+    cfg: &HttpConfig,
+) -> io::Result<Outcome> {
+    head.content_length = Some(body.len() as u64);
+    let mut out = head.encode(keep, req.http10, unix_secs());
+    let sent = if req.method == Method::Head { 0 } else { body.len() };
+    out.extend_from_slice(body.get(..sent).unwrap_or_default());
+    c.write_all(&out, cfg.send_timeout).await?;
+    Ok(Outcome { status: head.status, bytes: sent as u64, keep, mac: None })
+}
+
+async fn reply_reject(
+    c: &mut Conn,
+    req: &Request,
+    rej: &Reject,
+    keep: bool,
+    mac: Option<String>,
+    cfg: &HttpConfig,
+) -> io::Result<Outcome> {
+    let (head, body) = reject_response(rej);
+    let mut o = reply(c, req, head, &body, keep, cfg).await?;
+    o.mac = mac;
+    Ok(o)
+}
+
+async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -> io::Result<Outcome> {
+    let cfg = &shared.cfg;
+    let (file, len) = match shared.root.open_file(&req.path) {
+        Ok(f) => f,
+        Err(Refusal::NotFound) => {
+            let rej = Reject::new(404, format!("no such file: {}", req.path_str()));
+            return reply_reject(c, req, &rej, keep, None, cfg).await;
+        }
+        Err(Refusal::Forbidden(why)) => {
+            let rej = Reject::new(403, format!("{}: {why}", req.path_str()));
+            return reply_reject(c, req, &rej, keep, None, cfg).await;
+        }
+    };
+    let mtime = file.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(UNIX_EPOCH).ok());
+    let plan = plan_file(req, FileInfo { len, mtime: mtime.map(|d| d.as_secs()) }, unix_secs());
+    let head = Head { status: plan.status, fields: plan.fields, content_length: plan.content_length };
+    let encoded = head.encode(keep, req.http10, unix_secs());
+    let Some((offset, n)) = plan.body.filter(|(_, n)| *n > 0) else {
+        c.write_all(&encoded, cfg.send_timeout).await?;
+        return Ok(Outcome { status: plan.status, bytes: 0, keep, mac: None });
+    };
+    c.send_more(&encoded, cfg.send_timeout).await?;
+    // Progress reaches the store every 16 MiB, and the rest at the end.
+    let ip = *c.peer.ip();
+    let mut pending = 0u64;
+    let sent = c
+        .send_file(&file, offset, n, cfg.send_timeout, |k| {
+            pending += k;
+            if pending >= 16 << 20 {
+                shared.store().served(ip, std::mem::take(&mut pending));
+            }
+        })
+        .await;
+    shared.store().served(ip, pending);
+    let sent = sent?;
+    if sent < n {
+        // Content-Length promised more: the client must see the connection end.
+        return Err(io::Error::other(format!("the file shrank: {sent} of {n} octets sent")));
+    }
+    Ok(Outcome { status: plan.status, bytes: sent, keep, mac: None })
+}
+
+async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: bool) -> io::Result<Outcome> {
+    let cfg = &shared.cfg;
+    // The checks that need no body come first, and close the connection: the body is not read.
+    let early = |rej: Reject| (rej, keep && !req.has_body());
+    let checked = match req.token.as_deref() {
+        None => Err(early(Reject::new(
+            401,
+            "no token: send Authorization: Bearer <recon.token from the kernel command line>",
+        ))),
+        Some(t) if !shared.key.check(mac, t) => {
+            Err(early(Reject::new(401, format!("the token is not {mac}'s (another node's, or another master's)"))))
+        }
+        Some(_) => upload_format(req.content_type.as_deref()).map_err(early),
+    };
+    let format = match checked {
+        Ok(f) => f,
+        // Not the node's event: whoever sent it has not shown it is that node.
+        Err((rej, keep)) => {
+            let by_token = rej.status != 401;
+            return reply_reject(c, req, &rej, keep, by_token.then(|| mac.to_owned()), cfg).await;
+        }
+    };
+    let body = match read_body(c, req, cfg).await? {
+        Ok(b) => b,
+        Err(rej) => return reply_reject(c, req, &rej, false, Some(mac.to_owned()), cfg).await,
+    };
+    let json = match decode_upload(format, &body, mac) {
+        Ok(j) => j,
+        Err(rej) => return reply_reject(c, req, &rej, keep, Some(mac.to_owned()), cfg).await,
+    };
+    // Written, fsynced and renamed on the blocking pool, so the other connections go on.
+    let (store, m, n) = (shared.store.clone(), mac.to_owned(), body.len());
+    let put = smol::unblock(move || {
+        let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
+        s.put_inventory(&m, &json, unix_ms())
+    })
+    .await;
+    match put {
+        Ok(replaced) => {
+            let location = format!("/api/v1/nodes/{mac}/inventory");
+            let body = serde_json::to_vec(&serde_json::json!({ "mac": mac, "bytes": n, "replaced": replaced }))?;
+            let head = Head::new(201).field("Content-Type", "application/json").field("Location", location);
+            let mut o = reply(c, req, head, &body, keep, cfg).await?;
+            o.mac = Some(mac.to_owned());
+            Ok(o)
+        }
+        Err(e) => {
+            log::error!("http: storing {mac}'s inventory: {e}");
+            let rej = Reject::new(500, format!("storing the inventory: {e}"));
+            reply_reject(c, req, &rej, keep, Some(mac.to_owned()), cfg).await
+        }
+    }
+}
+
+/// Reads an upload body (Content-Length or chunked) within the size and time limits. The outer
+/// `Err` is a dead connection; the inner one a refusal to send before closing.
+async fn read_body(c: &mut Conn, req: &Request, cfg: &HttpConfig) -> io::Result<Result<Vec<u8>, Reject>> {
+    let limit = cfg.max_body;
+    if !req.chunked {
+        match req.content_length {
+            None => return Ok(Err(Reject::new(411, "send the inventory with a Content-Length (or chunked)"))),
+            Some(n) if n > limit => {
+                return Ok(Err(Reject::new(413, format!("a body of {n} octets is over the {limit}-octet limit"))));
+            }
+            Some(_) => {}
+        }
+    }
+    if req.expect_continue {
+        c.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", cfg.send_timeout).await?;
+    }
+    let deadline = Instant::now() + cfg.body_timeout;
+    let slow = || Reject::new(408, format!("the body did not arrive within {} s", cfg.body_timeout.as_secs()));
+    if let Some(n) = req.content_length {
+        let n = usize::try_from(n).map_err(io::Error::other)?;
+        while c.buf.len() < n {
+            match c.read_more(deadline).await {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(Ok(c.buf.drain(..n).collect()));
+    }
+    let mut dec = Chunked::default();
+    let mut body = Vec::new();
+    loop {
+        match dec.decode(&c.buf, &mut body, limit) {
+            Ok(used) => {
+                c.buf.drain(..used);
+            }
+            Err(rej) => return Ok(Err(rej)),
+        }
+        if dec.done() {
+            return Ok(Ok(body));
+        }
+        match c.read_more(deadline).await {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
+            Err(e) => return Err(e),
+        }
+    }
+}

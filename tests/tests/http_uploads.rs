@@ -1,0 +1,285 @@
+//! Inventory uploads to `recon httpd` and the boot scripts that hand out their tokens, with
+//! curl and raw requests in network namespaces this test makes: JSON and postcard (201, and the
+//! file on disk is the inventory sent), a bad or missing token (401), a body over the limit
+//! (413, answered before the body is read), garbage (400), a wrong media type (415), a second
+//! upload replacing the first, boot.ipxe by `mac`, by the client's leased address and for a
+//! stranger, and a SIGKILL and restart on the same data directory.
+
+mod http_common;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use http_common::{CLIENT, Lab, SERVER, seed_lease, token_of};
+use inventory::model::{Inventory, SCHEMA};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn inventory_of(mac: &str, host: &str) -> Inventory {
+    let mut inv = Inventory { schema: SCHEMA, ..Inventory::default() };
+    inv.run.hostname = Some(host.into());
+    inv.run.boot_mac = Some(mac.into());
+    inv.run.agent_version = "test".into();
+    inv.system.serial = Some(format!("SN-{host}"));
+    inv.errors.push(inventory::model::Problem {
+        collector: "bmc".into(),
+        path: "/dev/ipmi0".into(),
+        reason: "missing".into(),
+    });
+    inv
+}
+
+fn stored(lab: &Lab, mac: &str) -> Inventory {
+    let p = lab.data.join("nodes").join(mac.replace(':', "-")).join("inventory.json");
+    let text = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_slice(&text).unwrap()
+}
+
+/// POSTs `body` (a file in the lab dir) with the given headers; the response.
+fn post(lab: &Lab, mac: &str, body: &[u8], headers: &[&str]) -> http_common::Response {
+    let f = lab.dir.join(format!("body-{}", body.len()));
+    std::fs::write(&f, body).unwrap();
+    let at = format!("@{}", f.display());
+    let url = format!("/api/v1/nodes/{mac}/inventory");
+    let mut args = vec!["--data-binary", at.as_str()];
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    args.push(&url);
+    lab.curl(&args)
+}
+
+fn events(lab: &Lab, mac: &str, kind: &str) -> Vec<serde_json::Value> {
+    let r = lab.curl(&["/api/v1/nodes"]);
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["mac"] == mac)
+        .flat_map(|n| n["events"].as_array().unwrap().clone())
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+#[test]
+fn uploads_are_stored_only_with_the_right_token_and_a_valid_body() {
+    let _s = serial();
+    let lab = Lab::new("http-uploads", &["--max-body", "1000000"], false);
+    let (m1, m2) = ("52:54:00:00:00:01", "52:54:00:00:00:02");
+    let t1 = lab.token(m1);
+    let t2 = lab.token("52-54-00-00-00-02");
+    assert_ne!(t1, t2);
+    let json_ct = "Content-Type: application/json";
+    let pc_ct = "Content-Type: application/postcard";
+    let bearer = |t: &str| format!("Authorization: Bearer {t}");
+
+    // JSON with the token as a bearer.
+    let inv1 = inventory_of(m1, "n1");
+    let r = post(&lab, m1, &serde_json::to_vec(&inv1).unwrap(), &[json_ct, &bearer(&t1)]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("Location").as_deref(), Some(&*format!("/api/v1/nodes/{m1}/inventory")));
+    assert_eq!(stored(&lab, m1), inv1, "the file on disk is the inventory sent");
+    // Postcard with X-Recon-Token.
+    let inv2 = inventory_of(m2, "n2");
+    let r = post(&lab, m2, &postcard::to_stdvec(&inv2).unwrap(), &[pc_ct, &format!("X-Recon-Token: {t2}")]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(stored(&lab, m2), inv2);
+    // And back over HTTP.
+    let r = lab.curl(&[&format!("/api/v1/nodes/{m2}/inventory")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(serde_json::from_slice::<Inventory>(&r.body).unwrap(), inv2);
+
+    // Tokens: none, another node's, a guess. Nothing is written.
+    let other = inventory_of(m1, "intruder");
+    let body = serde_json::to_vec(&other).unwrap();
+    for (headers, why) in [
+        (vec![json_ct.to_owned()], "no token"),
+        (vec![json_ct.to_owned(), bearer(&t2)], "another node's token"),
+        (vec![json_ct.to_owned(), bearer(&"0".repeat(32))], "a guess"),
+        (vec![json_ct.to_owned(), format!("Authorization: Basic {t1}")], "not a bearer token"),
+    ] {
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let r = post(&lab, m1, &body, &h);
+        assert_eq!(r.status, 401, "{why}: {}", r.text());
+        assert!(r.header("WWW-Authenticate").is_some_and(|v| v.starts_with("Bearer")), "{why}");
+        assert!(r.text().starts_with("401 Unauthorized: "), "{why}: a one-line reason: {}", r.text());
+    }
+    assert_eq!(stored(&lab, m1), inv1, "refused uploads changed nothing");
+
+    // Garbage, a wrong schema, another node's inventory, trailing octets: 400 with a reason.
+    let mut newer = inv1.clone();
+    newer.schema = SCHEMA + 1;
+    let mut pc_long = postcard::to_stdvec(&inv1).unwrap();
+    pc_long.extend_from_slice(b"xx");
+    let auth = bearer(&t1);
+    for (body, ct, expect) in [
+        (b"{\"schema\": 1, \"run\": ".to_vec(), json_ct, "not an inventory in JSON"),
+        (b"\xff\xfe\x00garbage".to_vec(), pc_ct, "not an inventory in postcard"),
+        (serde_json::to_vec(&newer).unwrap(), json_ct, "schema 2"),
+        (serde_json::to_vec(&inv2).unwrap(), json_ct, "run.boot_mac 52:54:00:00:00:02"),
+        (pc_long, pc_ct, "2 octets after the inventory"),
+    ] {
+        let r = post(&lab, m1, &body, &[ct, &auth]);
+        assert_eq!(r.status, 400, "{expect}: {}", r.text());
+        assert!(r.text().contains(expect), "{expect}: {}", r.text());
+        assert_eq!(r.text().lines().count(), 1, "one line: {}", r.text());
+    }
+    let r = post(&lab, m1, b"{}", &["Content-Type: text/plain", &auth]);
+    assert_eq!(r.status, 415, "{}", r.text());
+
+    // Over the limit (1 MB here): 413 from curl's Expect: 100-continue upload, and from a raw
+    // request that announces 100 MB and sends none of it: the answer comes without the body.
+    let big = vec![b' '; 1_500_000];
+    let r = post(&lab, m1, &big, &[json_ct, &auth]);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("over the 1000000-octet limit"), "{}", r.text());
+    let script = format!(
+        r#"
+import socket, time
+s = socket.create_connection(("{SERVER}", 80), timeout=10)
+t0 = time.time()
+s.sendall(b"POST /api/v1/nodes/{m1}/inventory HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {t1}\r\nContent-Length: 100000000\r\n\r\n")
+print(s.recv(4096).decode().split("\r\n")[0], round(time.time() - t0, 2))
+"#
+    );
+    let out = lab.python(&script, Duration::from_secs(20));
+    assert!(out.starts_with("HTTP/1.1 413 Content Too Large "), "{out}");
+    // A chunked body over the limit is cut off as it arrives.
+    let script = format!(
+        r#"
+import socket
+s = socket.create_connection(("{SERVER}", 80), timeout=10)
+s.sendall(b"POST /api/v1/nodes/{m1}/inventory HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {t1}\r\nTransfer-Encoding: chunked\r\n\r\n")
+try:
+    for i in range(20):
+        s.sendall(b"10000\r\n" + b" " * 0x10000 + b"\r\n")
+except OSError:
+    pass
+print(s.recv(4096).decode().split("\r\n")[0])
+"#
+    );
+    let out = lab.python(&script, Duration::from_secs(20));
+    assert_eq!(out.trim(), "HTTP/1.1 413 Content Too Large");
+    // A chunked body within it is stored.
+    let script = format!(
+        r#"
+import socket, sys
+body = open("body.json", "rb").read()
+s = socket.create_connection(("{SERVER}", 80), timeout=10)
+s.sendall(b"POST /api/v1/nodes/{m1}/inventory HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {t1}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+for i in range(0, len(body), 100):
+    part = body[i:i + 100]
+    s.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+s.sendall(b"0\r\n\r\n")
+print(s.recv(4096).decode().split("\r\n")[0])
+"#
+    );
+    let mut inv1b = inv1.clone();
+    inv1b.run.hostname = Some("n1-chunked".into());
+    std::fs::write(lab.dir.join("body.json"), serde_json::to_vec(&inv1b).unwrap()).unwrap();
+    let out = lab.python(&script, Duration::from_secs(20));
+    assert_eq!(out.trim(), "HTTP/1.1 201 Created");
+    assert_eq!(stored(&lab, m1), inv1b);
+
+    // A later upload replaces the earlier one; each is an event.
+    let mut inv1c = inv1.clone();
+    inv1c.run.hostname = Some("n1-again".into());
+    let r = post(&lab, m1, &postcard::to_stdvec(&inv1c).unwrap(), &[pc_ct, &auth]);
+    assert_eq!(r.status, 201);
+    assert!(r.text().contains("\"replaced\":true"), "{}", r.text());
+    assert_eq!(stored(&lab, m1), inv1c, "the later upload wins");
+    let ev = events(&lab, m1, "inventory");
+    assert_eq!(ev.len(), 3, "three accepted uploads of m1 (JSON, chunked, postcard): {ev:?}");
+    assert_eq!(ev.iter().filter(|e| e["replaced"] == true).count(), 2);
+    assert_eq!(events(&lab, m2, "inventory").len(), 1);
+    let left: Vec<_> = std::fs::read_dir(lab.data.join("nodes/52-54-00-00-00-01"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| !n.contains(".tmp")), "temporary files left: {left:?}");
+    let secret = std::fs::metadata(lab.data.join("secret")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&secret.permissions()) & 0o777, 0o600);
+}
+
+#[test]
+fn boot_scripts_by_mac_by_leased_address_and_for_strangers() {
+    let _s = serial();
+    let mut lab = Lab::new("http-bootipxe", &["--append", "console=ttyS0,115200"], false);
+    // A stranger: iPXE is told to ask again with its MAC.
+    let r = lab.curl(&["/boot.ipxe"]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), format!("#!ipxe\nchain http://{SERVER}/boot.ipxe?mac=${{netX/mac:hexhyp}}\n"));
+    // By the MAC iPXE supplies.
+    let r = lab.curl(&["/boot.ipxe?mac=52-54-00-12-34-56"]);
+    let script = r.text();
+    let token = token_of(&script);
+    assert_eq!(
+        script,
+        format!(
+            "#!ipxe\nkernel http://{SERVER}/vmlinuz initrd=initrd.img root=live:http://{SERVER}/recon.iso rd.live.ram=1 \
+             rd.live.image rd.neednet=1 ip=dhcp console=ttyS0,115200 BOOTIF=01-${{netX/mac:hexhyp}} pxeaddr={SERVER} \
+             postaction=liveboot recon.token={token} recon.master={SERVER}\ninitrd http://{SERVER}/initrd.img\nboot\n"
+        )
+    );
+    assert_eq!(r.header("Cache-Control").as_deref(), Some("no-store"));
+    assert_eq!(lab.curl(&["/boot.ipxe?mac=not-a-mac"]).status, 400);
+    // The token in the script is the one uploads need.
+    let inv = inventory_of("52:54:00:12:34:56", "booted");
+    let r = post(
+        &lab,
+        "52-54-00-12-34-56",
+        &serde_json::to_vec(&inv).unwrap(),
+        &["Content-Type: application/json", &format!("Authorization: Bearer {token}")],
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ev = events(&lab, "52:54:00:12:34:56", "http");
+    assert!(ev.iter().any(|e| e["path"] == "/boot.ipxe" && e["status"] == 200), "{ev:?}");
+    assert!(ev.iter().any(|e| e["path"] == "/api/v1/nodes/52-54-00-12-34-56/inventory" && e["status"] == 201));
+
+    // By the client's address, once DHCP has leased it (a restart reads the lease back).
+    seed_lease(&lab.data, "52:54:00:aa:bb:cc", CLIENT);
+    lab.kill();
+    lab.start();
+    let script = lab.curl(&["/boot.ipxe"]).text();
+    assert!(script.contains("kernel http://10.81.0.1/vmlinuz"), "{script}");
+    let by_ip = token_of(&script);
+    assert_eq!(by_ip, lab.token("52:54:00:aa:bb:cc"), "the script is the leased node's");
+    assert_ne!(by_ip, token);
+    // Every request from that address is now in that node's timeline.
+    assert_eq!(lab.curl(&["/nope"]).status, 404);
+    let ev = events(&lab, "52:54:00:aa:bb:cc", "http");
+    assert!(ev.iter().any(|e| e["path"] == "/nope" && e["status"] == 404), "{ev:?}");
+}
+
+#[test]
+fn a_killed_server_restarts_with_its_inventories_and_tokens() {
+    let _s = serial();
+    let mut lab = Lab::new("http-restart", &[], false);
+    let mac = "52:54:00:00:00:09";
+    let token = lab.token(mac);
+    let inv = inventory_of(mac, "before");
+    let auth = format!("Authorization: Bearer {token}");
+    let r = post(&lab, mac, &serde_json::to_vec(&inv).unwrap(), &["Content-Type: application/json", &auth]);
+    assert_eq!(r.status, 201);
+    // SIGKILL right after the 201: nothing gets a chance to flush.
+    lab.kill();
+    let t = Instant::now();
+    lab.start();
+    eprintln!("restarted in {:?}", t.elapsed());
+    let r = lab.curl(&[&format!("/api/v1/nodes/{mac}/inventory")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(serde_json::from_slice::<Inventory>(&r.body).unwrap(), inv);
+    // The key survived: the token a booted node holds still works, and is still the one minted.
+    assert_eq!(lab.token(mac), token);
+    let inv2 = inventory_of(mac, "after");
+    let r = post(&lab, mac, &serde_json::to_vec(&inv2).unwrap(), &["Content-Type: application/json", &auth]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(stored(&lab, mac), inv2);
+    assert_eq!(events(&lab, mac, "inventory").len(), 2, "the first upload's event survived the kill too");
+}
