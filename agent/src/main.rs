@@ -24,9 +24,11 @@ commands:
                  10 retransmissions before a silent client's transfer is dropped)
   serve --interface IF --boot DIR --data DIR [--address A.B.C.D/P] [--dhcp auto|full|proxy|off]
         [--name NAME]... [--domain D] [--lease SECS] [--probe SECS] [--router A.B.C.D]
-        [--relay NET/P:FIRST-LAST[:ROUTER]]...
+        [--relay NET/P:FIRST-LAST[:ROUTER]]... [--append ARGS] [--fast-path MAC|all]...
+        [--peer-poweroff auto|always|never]
                  be the PXE master on IF: DHCP (auto: probe first, proxy if another server
-                 answers), TFTP and DNS; leases and node data under --data
+                 answers), TFTP, DNS and HTTP (boot.ipxe, the image, uploads); leases and node
+                 data under --data
   agent [--boot DIR] [--data DIR] [--interface IF] [--cmdline TEXT]
                  the node's part in the story, by its kernel command line: a PXE-booted peer
                  finds its master, uploads its inventory and powers off; a node booted from
@@ -117,6 +119,9 @@ fn serve(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
         probe: std::time::Duration::from_secs(4),
         relays: Vec::new(),
         router: None,
+        append: String::new(),
+        fast_macs: Vec::new(),
+        peer_poweroff: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -142,6 +147,24 @@ fn serve(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
             Long("lease") => a.lease_secs = parser.value()?.parse()?,
             Long("probe") => a.probe = std::time::Duration::from_secs(parser.value()?.parse()?),
             Long("router") => a.router = Some(parser.value()?.parse()?),
+            Long("append") => a.append = parser.value()?.string()?,
+            Long("fast-path") => {
+                let v = parser.value()?.string()?;
+                let m = if v == "all" {
+                    v
+                } else {
+                    serve::http::colon_mac(&v).ok_or_else(|| anyhow::anyhow!("--fast-path {v:?}: a MAC or `all`"))?
+                };
+                a.fast_macs.push(m);
+            }
+            Long("peer-poweroff") => {
+                let v = parser.value()?.string()?;
+                anyhow::ensure!(
+                    matches!(v.as_str(), "always" | "never" | "auto"),
+                    "--peer-poweroff {v:?}: always, never or auto"
+                );
+                a.peer_poweroff = (v != "auto").then_some(v);
+            }
             Long("relay") => {
                 let v = parser.value()?.string()?;
                 a.relays.push(

@@ -39,6 +39,12 @@ pub(crate) struct ServeArgs {
     pub(crate) probe: Duration,
     pub(crate) relays: Vec<Subnet>,
     pub(crate) router: Option<Ipv4Addr>,
+    /// Kernel arguments appended to every node's boot.ipxe (`console=ttyS0`, ...).
+    pub(crate) append: String,
+    /// Nodes (MACs, or `all`) that take the fast path (agent in the initramfs, no image).
+    pub(crate) fast_macs: Vec<String>,
+    /// The power-off policy the manifest gives peers.
+    pub(crate) peer_poweroff: Option<String>,
 }
 
 /// `A.B.C.D/P`.
@@ -159,18 +165,29 @@ pub(crate) fn run_with(
             sender: netboot_proto::tftp::SenderConfig::default(),
         };
         let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), Rc::new(runtime::tftp::Stats::default())));
+        let mut http_cfg = runtime::http::HttpConfig {
+            listen: SocketAddrV4::new(server, 80),
+            boot_dir: args.boot.clone(),
+            peer_poweroff: args.peer_poweroff.clone(),
+            ..runtime::http::HttpConfig::default()
+        };
+        http_cfg.boot.append = args.append.clone();
+        http_cfg.boot.fast_macs = args.fast_macs.iter().cloned().collect();
+        let http = ex.spawn(runtime::http::serve(http_cfg, store.clone()));
         if let Some(r) = &ready {
             // The services bind their sockets on their first poll: let them run once.
             smol::future::yield_now().await;
             let _ = r.send(Ok(server)).await;
         }
         // The first service to fail ends the master, loudly.
-
         smol::future::or(
-            smol::future::or(async { d67.await.context("dhcp port 67") }, async {
-                d4011.await.context("dhcp port 4011")
-            }),
-            smol::future::or(async { dns.await.context("dns") }, async { tftp.await.context("tftp") }),
+            smol::future::or(
+                smol::future::or(async { d67.await.context("dhcp port 67") }, async {
+                    d4011.await.context("dhcp port 4011")
+                }),
+                smol::future::or(async { dns.await.context("dns") }, async { tftp.await.context("tftp") }),
+            ),
+            async { http.await.context("http") },
         )
         .await
     }))

@@ -185,9 +185,13 @@ pub fn recon_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("RECON_BIN") {
         return PathBuf::from(p);
     }
-    let deps = std::env::current_exe().expect("test exe");
-    // target/<profile>/deps/<test> -> target/<profile>/recon
-    let bin = deps.parent().and_then(Path::parent).map(|p| p.join("recon")).expect("target dir");
+    let exe = std::env::current_exe().expect("test exe");
+    // target/<profile>/deps/<test> or target/<profile>/<bin> -> target/<profile>/recon
+    let mut dir = exe.parent().expect("target dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target dir");
+    }
+    let bin = dir.join("recon");
     assert!(
         bin.exists(),
         "{} missing: run `cargo build -p agent` first (the README's test command does)",

@@ -149,9 +149,8 @@ impl Report {
 
     /// The fleet table.
     pub fn table(&self) -> String {
-        let mut s = String::from(
-            "vm    fw    path  nic             bmc  serial        cpus  mem     disks  inventory  end\n",
-        );
+        let mut s =
+            String::from("vm    fw    path  nic             bmc  serial        cpus  mem     disks  inventory  end\n");
         for o in &self.outcomes {
             let inv = o.inventory.as_ref();
             let cpus = inv.and_then(|i| i["cpu"]["logical_cpus"].as_u64()).map(|c| c.to_string()).unwrap_or("-".into());
@@ -159,7 +158,8 @@ impl Report {
                 .and_then(|i| i["memory"]["usable_bytes"].as_u64())
                 .map(|b| format!("{} MiB", b >> 20))
                 .unwrap_or("-".into());
-            let disks = inv.and_then(|i| i["storage"]["disks"].as_array()).map(|d| d.len().to_string()).unwrap_or("-".into());
+            let disks =
+                inv.and_then(|i| i["storage"]["disks"].as_array()).map(|d| d.len().to_string()).unwrap_or("-".into());
             let end = match (o.powered_off_s, o.announced_done) {
                 (Some(t), _) => format!("off at {t:.0} s"),
                 (None, true) => "up, done".into(),
@@ -208,8 +208,13 @@ pub fn check(vm: &Vm, inv: &serde_json::Value) -> Vec<String> {
     if !macs.contains(&vm.mac_text()) {
         bad.push(format!("NIC {} not in {macs:?}", vm.mac_text()));
     }
-    let boot: Vec<String> =
-        inv["network"].as_array().into_iter().flatten().filter(|n| n["boot"] == true).filter_map(|n| s(&n["mac"])).collect();
+    let boot: Vec<String> = inv["network"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["boot"] == true)
+        .filter_map(|n| s(&n["mac"]))
+        .collect();
     if boot != [vm.mac_text()] {
         bad.push(format!("boot NIC {boot:?}, VM booted from {}", vm.mac_text()));
     }
@@ -275,7 +280,10 @@ fn qemu_args(vm: &Vm, tap: &str, dir: &Path) -> Vec<String> {
     push(&["-smp", &format!("{},sockets={},cores={},threads={}", vm.cpus(), vm.sockets, vm.cores, vm.threads)]);
     push(&["-nodefaults", "-display", "none", "-vga", "none", "-no-reboot"]);
     push(&["-serial", &format!("file:{}", log.display())]);
-    push(&["-smbios", &format!("type=1,manufacturer=Recon Rack,product=Virtual Node,serial={},uuid={}", vm.serial, vm.uuid)]);
+    push(&[
+        "-smbios",
+        &format!("type=1,manufacturer=Recon Rack,product=Virtual Node,serial={},uuid={}", vm.serial, vm.uuid),
+    ]);
     push(&["-smbios", &format!("type=2,manufacturer=Recon Rack,product=VB-1,serial=BOARD-{}", vm.serial)]);
     push(&["-smbios", &format!("type=3,manufacturer=Recon Rack,serial=CHASSIS-{}", vm.serial)]);
     push(&["-netdev", &format!("tap,id=n0,ifname={tap},script=no,downscript=no")]);
@@ -332,11 +340,16 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     let master_log = opts.dir.join("master.log");
     let master: Proc = ns.spawn(&argv_ref, &master_log);
     assert!(
-        wait_for(Duration::from_secs(20), || std::fs::read_to_string(&master_log).is_ok_and(|l| l.contains("http: serving"))),
+        wait_for(Duration::from_secs(20), || std::fs::read_to_string(&master_log)
+            .is_ok_and(|l| l.contains("http: serving"))),
         "recon serve did not start: {}",
         std::fs::read_to_string(&master_log).unwrap_or_default()
     );
-    say(opts, t0, &format!("master up on {MASTER} (pid {}), {} VMs, {} at a time", master.pid(), vms.len(), opts.parallel));
+    say(
+        opts,
+        t0,
+        &format!("master up on {MASTER} (pid {}), {} VMs, {} at a time", master.pid(), vms.len(), opts.parallel),
+    );
 
     let mut queue: VecDeque<Vm> = vms.iter().cloned().collect();
     let mut running: Vec<Running> = Vec::new();
@@ -360,7 +373,11 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
                 .stderr(out)
                 .spawn()
                 .expect("qemu");
-            say(opts, t0, &format!("{} started ({:?}, {:?} path, {}, BMC {})", vm.name, vm.firmware, vm.path, vm.nic, vm.bmc));
+            say(
+                opts,
+                t0,
+                &format!("{} started ({:?}, {:?} path, {}, BMC {})", vm.name, vm.firmware, vm.path, vm.nic, vm.bmc),
+            );
             running.push(Running { vm, child, started: Instant::now(), inventory_s: None, exited_s: None, log });
         }
         if running.is_empty() {
@@ -378,11 +395,11 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
                 r.inventory_s = Some(el);
                 say(opts, t0, &format!("{}: inventory stored after {el:.0} s", r.vm.name));
             }
-            if r.exited_s.is_none() {
-                if let Ok(Some(_)) = r.child.try_wait() {
-                    r.exited_s = Some(el);
-                    say(opts, t0, &format!("{}: powered off after {el:.0} s", r.vm.name));
-                }
+            if r.exited_s.is_none()
+                && let Ok(Some(_)) = r.child.try_wait()
+            {
+                r.exited_s = Some(el);
+                say(opts, t0, &format!("{}: powered off after {el:.0} s", r.vm.name));
             }
             let announced = std::fs::read_to_string(&r.log).is_ok_and(|l| l.contains("done, safe to power off"));
             // Done: powered off; or inventory stored and the VM said it stays up (a little grace

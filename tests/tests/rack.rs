@@ -12,7 +12,13 @@ fn four_vms_boot_inventory_and_upload() {
     require_root();
     let boot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/rack/boot");
     build_boot(&boot);
-    let opts = RackOpts { boot, dir: scratch_dir("rack-test"), parallel: 2, timeout: Duration::from_secs(600), progress: true };
+    let opts = RackOpts {
+        boot,
+        dir: scratch_dir("rack-test"),
+        parallel: 2,
+        timeout: Duration::from_secs(600),
+        progress: true,
+    };
     let report = run_rack(&default_vms(4), &opts);
     eprintln!("{}", report.table());
     assert!(report.ok(), "{}", report.table());

@@ -130,7 +130,8 @@ impl Cmdline {
                     c.token = (!v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_hexdigit()))
                         .then(|| v.to_ascii_lowercase())
                 }
-                "recon.master" => c.master = v.parse().ok(),
+                // `A.B.C.D` or `A.B.C.D:PORT` (the master's HTTP port; beacons and DHCP use theirs).
+                "recon.master" => c.master = v.split(':').next().and_then(|a| a.parse().ok()),
                 "recon.dhcp" => match v {
                     "auto" => c.dhcp = DhcpPolicy::Auto,
                     "full" => c.dhcp = DhcpPolicy::Full,

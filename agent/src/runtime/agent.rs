@@ -353,6 +353,9 @@ async fn start_master(
         probe: Duration::from_secs(3),
         relays: Vec::new(),
         router: None,
+        append: String::new(),
+        fast_macs: Vec::new(),
+        peer_poweroff: None,
     };
     let (tx, rx) = smol::channel::bounded(1);
     std::thread::Builder::new()

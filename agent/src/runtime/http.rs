@@ -71,6 +71,8 @@ pub(crate) struct HttpConfig {
     pub(crate) body_timeout: Duration,
     /// A client that takes no octet for this long is dropped.
     pub(crate) send_timeout: Duration,
+    /// The power-off policy the manifest gives peers (`always`, `never`; `None`: theirs).
+    pub(crate) peer_poweroff: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -86,6 +88,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
+            peer_poweroff: None,
         }
     }
 }
@@ -472,7 +475,7 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             let body = match &mac {
                 Some((m, _)) => {
                     let token = shared.key.mint(m).unwrap_or_default();
-                    boot_script(&cfg.boot, &master, &ip, &token)
+                    boot_script(&cfg.boot, &master, &ip, m, &token)
                 }
                 None => chain_script(&master),
             };
@@ -509,6 +512,20 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             reply(c, req, head, &body, keep, cfg).await
         }
         Route::Upload { mac } => upload(c, req, shared, &mac, keep).await,
+        Route::Manifest => {
+            let local = match c.stream.get_ref().local_addr()? {
+                SocketAddr::V4(a) => a,
+                SocketAddr::V6(_) => return Err(io::Error::other("IPv6 socket")),
+            };
+            let master = if local.port() == 80 { local.ip().to_string() } else { local.to_string() };
+            let body = serde_json::to_vec(&serde_json::json!({
+                "upload_url": format!("http://{master}/api/v1/nodes/{{mac}}/inventory"),
+                "poweroff": cfg.peer_poweroff,
+            }))?;
+            let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
+            reply(c, req, head, &body, keep, cfg).await
+        }
+        Route::Events { mac } => events(c, req, shared, &mac, keep).await,
     }
 }
 
@@ -637,6 +654,30 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
             reply_reject(c, req, &rej, keep, Some(mac.to_owned()), cfg).await
         }
     }
+}
+
+/// An agent's event: a small JSON object, kept on the node's timeline as `agent-<kind>`. No
+/// token: an event changes nothing but the timeline, and only nodes the master knows get one.
+async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: bool) -> io::Result<Outcome> {
+    let cfg = &shared.cfg;
+    let small = HttpConfig { max_body: 16 << 10, ..cfg.clone() };
+    let body = match read_body(c, req, &small).await? {
+        Ok(b) => b,
+        Err(rej) => return reply_reject(c, req, &rej, false, None, cfg).await,
+    };
+    let v: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => return reply_reject(c, req, &Reject::new(400, "an event is a JSON object"), keep, None, cfg).await,
+    };
+    let kind = format!("agent-{}", v.get("kind").and_then(|k| k.as_str()).unwrap_or("event"));
+    let r = {
+        let mut s = shared.store();
+        s.event(mac, &kind, unix_ms(), v, false).and_then(|()| s.flush())
+    };
+    if let Err(e) = r {
+        log::warn!("http: recording {mac}'s event: {e}");
+    }
+    reply(c, req, Head::new(202), &[], keep, cfg).await
 }
 
 /// Reads an upload body (Content-Length or chunked) within the size and time limits. The outer

@@ -335,6 +335,13 @@ pub(crate) enum Route {
         /// `aa:bb:cc:dd:ee:ff`.
         mac: String,
     },
+    /// `GET /api/v1/manifest`: what a peer needs to upload (machine::Manifest).
+    Manifest,
+    /// `POST /api/v1/nodes/{mac}/events`: an agent's state machine event.
+    Events {
+        /// `aa:bb:cc:dd:ee:ff`.
+        mac: String,
+    },
     /// GET or HEAD of a file under the boot directory.
     Static,
 }
@@ -362,6 +369,16 @@ pub(crate) fn route(req: &Request) -> Result<Route, Reject> {
         let parts: Vec<&[u8]> = api.split(|&b| b == b'/').filter(|p| !p.is_empty()).collect();
         return match parts.as_slice() {
             [b"v1", b"nodes"] => read_only(req.method, Route::Nodes),
+            [b"v1", b"manifest"] => read_only(req.method, Route::Manifest),
+            [b"v1", b"nodes", mac, b"events"] => {
+                let shown = String::from_utf8_lossy(mac);
+                let mac =
+                    colon_mac(&shown).ok_or_else(|| Reject::new(400, format!("{shown:?} is not a MAC address")))?;
+                match req.method {
+                    Method::Post => Ok(Route::Events { mac }),
+                    m => Err(not_allowed(m, "POST")),
+                }
+            }
             [b"v1", b"nodes", mac, b"inventory"] => {
                 let shown = String::from_utf8_lossy(mac);
                 let mac =
@@ -804,6 +821,11 @@ pub(crate) struct BootConfig {
     pub(crate) args: String,
     /// More arguments after them (`console=ttyS0,115200`, ...).
     pub(crate) append: String,
+    /// The arguments of the fast path instead of `args`: the agent runs in the initramfs and no
+    /// image is fetched (overlay/'s 90recon dracut module).
+    pub(crate) fast_args: String,
+    /// Nodes (`aa:bb:..`) that take the fast path; `all` in the set means every node.
+    pub(crate) fast_macs: std::collections::BTreeSet<String>,
 }
 
 impl Default for BootConfig {
@@ -812,8 +834,13 @@ impl Default for BootConfig {
             kernel: "vmlinuz".into(),
             initrd: "initrd.img".into(),
             iso: "recon.iso".into(),
-            args: "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.neednet=1 ip=dhcp".into(),
+            // rd.live.overlay.overlayfs=1: dracut 059 needs it for a squashfs that holds the root
+            // tree itself (not LiveOS/rootfs.img).
+            args: "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp"
+                .into(),
             append: String::new(),
+            fast_args: "rd.neednet=1 ip=dhcp recon.path=initramfs".into(),
+            fast_macs: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -823,8 +850,10 @@ impl Default for BootConfig {
 /// is a peer), its upload token and where to upload. `master` is `address[:port]`, `master_ip`
 /// the address alone. `${netX/mac:hexhyp}` is expanded by iPXE to the MAC of the interface it
 /// booted from, dash-separated, as pxelinux's `BOOTIF=01-...` has it.
-pub(crate) fn boot_script(cfg: &BootConfig, master: &str, master_ip: &str, token: &str) -> String {
-    let args = cfg.args.replace("{master}", master).replace("{iso}", &cfg.iso);
+pub(crate) fn boot_script(cfg: &BootConfig, master: &str, master_ip: &str, mac: &str, token: &str) -> String {
+    let fast = cfg.fast_macs.contains(mac) || cfg.fast_macs.contains("all");
+    let args = if fast { &cfg.fast_args } else { &cfg.args };
+    let args = args.replace("{master}", master).replace("{iso}", &cfg.iso);
     let mut line = format!("kernel http://{master}/{} initrd={} {args}", cfg.kernel, cfg.initrd);
     if !cfg.append.is_empty() {
         line.push(' ');
@@ -1152,15 +1181,22 @@ mod tests {
 
     #[test]
     fn boot_scripts_carry_the_seed_args_token_and_master() {
-        let cfg = BootConfig { append: "console=ttyS0,115200".into(), ..BootConfig::default() };
-        let s = boot_script(&cfg, "10.0.0.1:8080", "10.0.0.1", "00ff");
+        let mut cfg = BootConfig { append: "console=ttyS0,115200".into(), ..BootConfig::default() };
+        let s = boot_script(&cfg, "10.0.0.1:8080", "10.0.0.1", "52:54:00:00:00:01", "00ff");
         assert_eq!(
             s,
             "#!ipxe\nkernel http://10.0.0.1:8080/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/recon.iso \
-             rd.live.ram=1 rd.live.image rd.neednet=1 ip=dhcp console=ttyS0,115200 BOOTIF=01-${netX/mac:hexhyp} \
-             pxeaddr=10.0.0.1 postaction=liveboot recon.token=00ff recon.master=10.0.0.1:8080\n\
+             rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp console=ttyS0,115200 \
+             BOOTIF=01-${netX/mac:hexhyp} pxeaddr=10.0.0.1 postaction=liveboot recon.token=00ff recon.master=10.0.0.1:8080\n\
              initrd http://10.0.0.1:8080/initrd.img\nboot\n"
         );
+        // The fast path: no image, the agent in the initramfs.
+        cfg.fast_macs.insert("52:54:00:00:00:01".into());
+        let s = boot_script(&cfg, "10.0.0.1", "10.0.0.1", "52:54:00:00:00:01", "00ff");
+        assert!(s.contains("initrd=initrd.img rd.neednet=1 ip=dhcp recon.path=initramfs console="), "{s}");
+        assert!(!s.contains("root=live"), "{s}");
+        let s = boot_script(&cfg, "10.0.0.1", "10.0.0.1", "52:54:00:00:00:02", "00ff");
+        assert!(s.contains("root=live:"), "{s}");
         assert_eq!(chain_script("10.0.0.1"), "#!ipxe\nchain http://10.0.0.1/boot.ipxe?mac=${netX/mac:hexhyp}\n");
     }
 

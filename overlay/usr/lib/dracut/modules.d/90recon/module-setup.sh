@@ -25,6 +25,7 @@ install() {
     local bin="${RECON_BIN:-/usr/bin/recon}"
     [ -x "$bin" ] || { derror "recon: agent binary $bin not found (set RECON_BIN)"; return 1; }
     inst_simple "$bin" /usr/bin/recon
+    inst_hook cmdline 90 "$moddir/parse-recon.sh"
     inst_hook initqueue/online 90 "$moddir/recon-online.sh"
     inst_multiple -o modprobe
 }

@@ -15,4 +15,5 @@ mkdir -p /run/recon
 RUST_LOG=info /usr/bin/recon agent --interface "$1" --data /run/recon < /dev/null > /dev/console 2>&1
 # The agent returns only when it is done and the node stays up (no BMC to power it on again).
 echo "recon: done; this node can be powered off" > /dev/console
+: > /run/recon.done
 while :; do sleep 3600; done
