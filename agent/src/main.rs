@@ -1,7 +1,8 @@
 //! `recon`: one binary for every role in the story (see README.md).
 //!
-//! Subcommands grow with the project; today:
-//! - `recon dump FILE...`: decode the DHCP traffic in pcap/pcapng captures.
+//! Subcommands: `agent` (the node's whole story, by its kernel command line), `serve` (the
+//! master's services on one interface), `inventory`, and the parts alone (`tftpd`, `httpd`,
+//! `dump`); USAGE below says each one's options.
 
 #![forbid(unsafe_code)]
 

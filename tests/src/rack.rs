@@ -191,6 +191,28 @@ impl Report {
     }
 }
 
+/// What the master's timeline for the VM lacks: the agent's every phase, posted by the agent,
+/// ending with the power-off (BMC VMs) or the "done" (the others) that follows the 201.
+pub fn check_timeline(vm: &Vm, jsonl: &str) -> Vec<String> {
+    let events: Vec<serde_json::Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let has =
+        |kind: &str, phase: &str| events.iter().any(|e| e["kind"] == kind && (phase.is_empty() || e["phase"] == phase));
+    let mut out = Vec::new();
+    for phase in ["probe", "fetch", "inventory", "upload", "poweroff"] {
+        if !has("agent-phase", phase) {
+            out.push(format!("timeline: no agent-phase {phase}"));
+        }
+    }
+    let last = if vm.bmc { "agent-poweroff" } else { "agent-done" };
+    if !has(last, "poweroff") {
+        out.push(format!("timeline: no {last} event"));
+    }
+    if !events.iter().any(|e| e["kind"] == "inventory") {
+        out.push("timeline: no inventory stored event".into());
+    }
+    out
+}
+
 /// Compares a stored inventory with the VM's hardware.
 pub fn check(vm: &Vm, inv: &serde_json::Value) -> Vec<String> {
     let mut bad = Vec::new();
@@ -416,10 +438,12 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
                 let _ = r.child.wait();
                 let _ = ns.command(&["ip", "link", "del", &format!("tap-{}", r.vm.name)]).status();
                 let inventory = std::fs::read(inventory_path(&r.vm)).ok().and_then(|b| serde_json::from_slice(&b).ok());
-                let mismatches = match &inventory {
+                let mut mismatches = match &inventory {
                     Some(inv) => check(&r.vm, inv),
                     None => vec![format!("no inventory stored within {:.0} s", el)],
                 };
+                let timeline = std::fs::read_to_string(inventory_path(&r.vm).with_file_name("events.jsonl"));
+                mismatches.extend(check_timeline(&r.vm, &timeline.unwrap_or_default()));
                 if r.inventory_s.is_none() {
                     say(opts, t0, &format!("{}: no inventory; serial log tail:\n{}", r.vm.name, tail(&r.log, 15)));
                 }

@@ -13,6 +13,8 @@
 //! - `recon.poweroff=auto|always|never`: what a peer does after its inventory is acknowledged.
 //! - `recon.address=A.B.C.D/P`: the master's address when it serves an isolated segment.
 //! - `recon.role=auto|master|peer`: force a role (labs, tests).
+//! - `recon.path=initramfs|live`: where a peer's agent runs; read by the dracut module
+//!   (overlay/), known here only so it is not reported as unknown.
 
 use std::net::Ipv4Addr;
 
@@ -158,6 +160,7 @@ impl Cmdline {
                         _ => c.unknown.push(w.clone()),
                     }
                 }
+                "recon.path" if matches!(v, "initramfs" | "live") => {}
                 k if k.starts_with("recon.") => c.unknown.push(w.clone()),
                 _ => {}
             }
@@ -185,7 +188,7 @@ mod tests {
         let c = Cmdline::parse(
             "initrd=initrd.img root=live:http://10.0.0.1/recon.iso rd.live.ram=1 rd.live.image \
              BOOTIF=01-52-54-00-12-34-56 pxeaddr=10.0.0.1 postaction=liveboot recon.token=ABCdef01 \
-             recon.poweroff=never recon.bogus=1 quiet\n",
+             recon.poweroff=never recon.path=initramfs recon.path=nfs recon.bogus=1 quiet\n",
         );
         assert_eq!(c.boot_mac, Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]));
         assert_eq!(c.pxeaddr, Some(Ipv4Addr::new(10, 0, 0, 1)));
@@ -193,7 +196,7 @@ mod tests {
         assert_eq!(c.postaction.as_deref(), Some("liveboot"));
         assert_eq!(c.token.as_deref(), Some("abcdef01"));
         assert_eq!(c.poweroff, PowerPolicy::Never);
-        assert_eq!(c.unknown, ["recon.bogus=1"]);
+        assert_eq!(c.unknown, ["recon.path=nfs", "recon.bogus=1"]);
         assert!(c.pxe_booted());
     }
 

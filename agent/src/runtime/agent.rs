@@ -144,6 +144,30 @@ fn peak_rss_kb() -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// The "done, safe to power off" line, on stdout and the console.
+fn announce(msg: &str) {
+    log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
+    println!("{msg}");
+    if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        use std::io::Write;
+        let _ = writeln!(c, "\n{msg}\n");
+    }
+}
+
+/// Waits for the event posts still in flight, at most 3 s in all: a master that is gone must
+/// not keep a node from powering off.
+async fn flush_events(tasks: Vec<smol::Task<()>>) {
+    let all = async {
+        for t in tasks {
+            t.await;
+        }
+    };
+    smol::future::or(all, async {
+        smol::Timer::after(Duration::from_secs(3)).await;
+    })
+    .await;
+}
+
 fn power_off() {
     log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
     nix::unistd::sync();
@@ -206,6 +230,8 @@ async fn drive(
         .detach();
     }
     let mut agent = Agent::new(facts, now());
+    // Event posts in flight: awaited (bounded) before the agent ends, so the last ones land.
+    let mut pending_events: Vec<smol::Task<()>> = Vec::new();
     loop {
         while let Some(o) = agent.poll_output() {
             match o {
@@ -217,7 +243,8 @@ async fn drive(
                     if let (Some(m), false) = (master, agent.phase() == "serve") {
                         let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&mac));
                         let body = serde_json::to_vec(&e).unwrap_or_default();
-                        ex.spawn(async move {
+                        pending_events.retain(|t: &smol::Task<()>| !t.is_finished());
+                        pending_events.push(ex.spawn(async move {
                             let _ = http_client::request(
                                 "POST",
                                 &url,
@@ -226,8 +253,7 @@ async fn drive(
                                 Duration::from_secs(5),
                             )
                             .await;
-                        })
-                        .detach();
+                        }));
                     }
                 }
                 Output::Action(a) => {
@@ -235,8 +261,16 @@ async fn drive(
                         master = Some(*m);
                     }
                     if matches!(a, Action::PowerOff) {
+                        // The master's timeline gets the last events before the node goes dark.
+                        flush_events(std::mem::take(&mut pending_events)).await;
                         power_off();
                         return Ok(());
+                    }
+                    if let Action::Announce(msg) = &a {
+                        // After the events: whoever waits for this line finds the timeline whole.
+                        flush_events(std::mem::take(&mut pending_events)).await;
+                        announce(msg);
+                        continue;
                     }
                     let tx = tx.clone();
                     let iface = iface.clone();
@@ -252,6 +286,7 @@ async fn drive(
             }
         }
         if agent.phase() == "done" {
+            flush_events(std::mem::take(&mut pending_events)).await;
             return Ok(());
         }
         let deadline = agent.next_deadline();
@@ -305,12 +340,7 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
         }
         Action::Announce(msg) => {
-            log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
-            println!("{msg}");
-            if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
-                use std::io::Write;
-                let _ = writeln!(c, "\n{msg}\n");
-            }
+            announce(&msg);
             None
         }
         Action::PowerOff => None,
