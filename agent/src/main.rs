@@ -30,10 +30,11 @@ commands:
                  be the PXE master on IF: DHCP (auto: probe first, proxy if another server
                  answers), TFTP, DNS and HTTP (boot.ipxe, the image, uploads); leases and node
                  data under --data
-  agent [--boot DIR] [--data DIR] [--interface IF] [--cmdline TEXT]
+  agent [--boot DIR] [--data DIR] [--interface IF] [--cmdline TEXT] [--root DIR]
                  the node's part in the story, by its kernel command line: a PXE-booted peer
                  finds its master, uploads its inventory and powers off; a node booted from
-                 its own media elects a master with the others and serves or uploads
+                 its own media elects a master with the others and serves or uploads;
+                 --root inventories a sysfs/procfs tree instead (labs) and never powers off
   httpd --boot DIR --data DIR [--listen ADDR[:PORT]] [--kernel F] [--initrd F] [--iso F] [--kernel-args A]
         [--append A] [--max-body N] [--max-connections N] [--workers N] [--head-timeout S] [--idle-timeout S]
                  the master's HTTP alone (default 0.0.0.0:80): files from DIR, boot.ipxe, uploads into --data
@@ -194,6 +195,7 @@ fn agent(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
         boot: PathBuf::from("/usr/share/recon/boot"),
         data: PathBuf::from("/var/lib/recon"),
         interface: None,
+        root: None,
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -201,6 +203,7 @@ fn agent(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
             Long("data") => o.data = PathBuf::from(parser.value()?),
             Long("interface") => o.interface = Some(parser.value()?.string()?),
             Long("cmdline") => o.cmdline = Some(parser.value()?.string()?),
+            Long("root") => o.root = Some(PathBuf::from(parser.value()?)),
             other => return Err(other.unexpected().into()),
         }
     }

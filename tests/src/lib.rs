@@ -131,6 +131,11 @@ impl Proc {
         self.child.id()
     }
 
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Sends SIGINT (tcpdump flushes its file on it) and waits up to `limit` for the exit.
     pub fn interrupt(mut self, limit: Duration) -> io::Result<()> {
         let pid = self.child.id().to_string();

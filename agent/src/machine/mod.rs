@@ -62,6 +62,10 @@ pub(crate) struct Manifest {
     pub(crate) upload_url: String,
     /// The master's power-off policy for peers, overriding `auto` on the peer's command line.
     pub(crate) poweroff: Option<String>,
+    /// The upload token for this node's MAC (asked with `?mac=`): what a node booted from its
+    /// own media uses, having no `recon.token=` on its command line.
+    #[serde(default)]
+    pub(crate) token: Option<String>,
 }
 
 /// Something the agent learned.
@@ -358,6 +362,33 @@ mod tests {
     }
 
     #[test]
+    fn the_upload_carries_the_manifests_token_else_the_command_lines() {
+        for (line, from_master, want) in [
+            ("recon.token=aa", Some("bb"), Some("bb")),
+            ("recon.token=aa", None, Some("aa")),
+            // Booted from media: no token on the command line, only the master's.
+            ("", Some("bb"), Some("bb")),
+            ("", None, None),
+        ] {
+            let line = format!("BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.0.0.1 {line}");
+            let mut a = Agent::new(facts(1, &line, false), 0);
+            let man = Manifest {
+                upload_url: "http://m/u/{mac}".into(),
+                poweroff: None,
+                token: from_master.map(str::to_owned),
+            };
+            a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
+            a.handle_input(2, Input::InventoryDone(Ok(vec![1])));
+            let out = drain(&mut a);
+            let sent = actions(&out).iter().find_map(|x| match x {
+                Action::Upload { token, .. } => Some(token.clone()),
+                _ => None,
+            });
+            assert_eq!(sent, Some(want.map(str::to_owned)), "{line} manifest {from_master:?}");
+        }
+    }
+
+    #[test]
     fn the_masters_policy_overrides_auto_but_not_the_peers_never() {
         for (line, ipmi, from_master, off) in [
             ("recon.poweroff=auto", false, Some("always"), true),
@@ -368,8 +399,11 @@ mod tests {
         ] {
             let line = format!("BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.0.0.1 {line}");
             let mut a = Agent::new(facts(1, &line, ipmi), 0);
-            let man =
-                Manifest { upload_url: "http://10.0.0.1/u/{mac}".into(), poweroff: from_master.map(str::to_owned) };
+            let man = Manifest {
+                upload_url: "http://10.0.0.1/u/{mac}".into(),
+                poweroff: from_master.map(str::to_owned),
+                token: None,
+            };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1, 2, 3])));
             let out = drain(&mut a);

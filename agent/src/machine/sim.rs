@@ -148,6 +148,7 @@ impl Sim {
                         let man = Manifest {
                             upload_url: format!("http://{m}/api/v1/nodes/{{mac}}/inventory"),
                             poweroff: None,
+                            token: None,
                         };
                         self.deliver(i, 20, Input::Manifest(Ok((m, man))));
                     }

@@ -34,7 +34,8 @@ impl Upload {
         ctx.action(Action::Upload {
             master: self.master,
             url: self.manifest.upload_url.replace("{mac}", &mac),
-            token: ctx.facts.cmdline.token.clone(),
+            // The master's own answer first: it is the one that checks it.
+            token: self.manifest.token.clone().or_else(|| ctx.facts.cmdline.token.clone()),
             body: self.body.clone(),
         });
     }

@@ -5,7 +5,7 @@
 //! the power-off.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -29,16 +29,20 @@ pub(crate) struct AgentOpts {
     pub(crate) data: PathBuf,
     /// Only act on this interface.
     pub(crate) interface: Option<String>,
+    /// Inventory a sysfs/procfs tree instead of this machine (labs, tests). Such a run never
+    /// powers the machine off: the tree is not the machine it runs on.
+    pub(crate) root: Option<PathBuf>,
 }
 
-/// Physical interfaces (a `device` link) with their MACs and carrier, sorted by MAC.
-fn links() -> Vec<(String, [u8; 6], bool)> {
+/// Physical interfaces (a `device` link) with their MACs and carrier, sorted by MAC; also
+/// `only`, the interface named on the command line, whatever it is (a veth in a lab).
+fn links(only: Option<&str>) -> Vec<(String, [u8; 6], bool)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/sys/class/net") else { return out };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let base = e.path();
-        if !base.join("device").exists() {
+        if !base.join("device").exists() && only != Some(name.as_str()) {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(base.join("address")) else { continue };
@@ -63,11 +67,11 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [
         }
         ls.iter().find(|l| l.2).map(|l| (l.0.clone(), l.1))
     };
-    if let Some(p) = pick(&links()) {
+    if let Some(p) = pick(&links(only)) {
         return Ok(p);
     }
     if let Ok(mut rtnl) = super::netlink::Rtnl::open() {
-        for (name, ..) in links() {
+        for (name, ..) in links(only) {
             if let Ok(i) = nix::net::if_::if_nametoindex(name.as_str()) {
                 let _ = rtnl.set_up(i);
             }
@@ -75,7 +79,7 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [
     }
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if let Some(p) = pick(&links()) {
+        if let Some(p) = pick(&links(only)) {
             return Ok(p);
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -83,10 +87,9 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [
     anyhow::bail!("no network link with carrier (and no BOOTIF link)")
 }
 
-fn ipmi_present() -> bool {
-    ["/dev/ipmi0", "/dev/ipmi/0", "/dev/ipmidev/0", "/sys/firmware/dmi/entries/38-0"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
+fn ipmi_present(root: Option<&Path>) -> bool {
+    let root = root.unwrap_or(Path::new("/"));
+    ["dev/ipmi0", "dev/ipmi/0", "dev/ipmidev/0", "sys/firmware/dmi/entries/38-0"].iter().any(|p| root.join(p).exists())
 }
 
 fn mac_text(m: &[u8; 6]) -> String {
@@ -112,9 +115,8 @@ async fn ensure_address(iface: &str, mac: [u8; 6]) -> Result<(Ipv4Addr, Option<I
 async fn fetch_manifest(iface: &str, mac: [u8; 6], hint: Option<Ipv4Addr>) -> Result<(Ipv4Addr, Manifest), String> {
     let (_, server) = ensure_address(iface, mac).await?;
     let master = hint.or(server).ok_or_else(|| "no master known yet".to_owned())?;
-    let r = http_client::request("GET", &format!("http://{master}/api/v1/manifest"), &[], &[], Duration::from_secs(10))
-        .await
-        .map_err(|e| e.to_string())?;
+    let url = format!("http://{master}/api/v1/manifest?mac={}", mac_text(&mac));
+    let r = http_client::request("GET", &url, &[], &[], Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
     if r.status != 200 {
         return Err(format!("manifest: HTTP {}", r.status));
     }
@@ -123,16 +125,19 @@ async fn fetch_manifest(iface: &str, mac: [u8; 6], hint: Option<Ipv4Addr>) -> Re
 }
 
 /// The inventory of this machine, as the upload carries it (postcard).
-async fn collect() -> Result<Vec<u8>, String> {
-    smol::unblock(|| {
+async fn collect(root: Option<PathBuf>) -> Result<Vec<u8>, String> {
+    smol::unblock(move || {
         let started_unix_ms = dhcp::now_ms();
         let opts = inventory::Options {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             started_unix_ms,
-            live: true,
+            live: root.is_none(),
             ..inventory::Options::default()
         };
-        let inv = inventory::collect(&inventory::SysRoot::host(), &inventory::live::Host, &opts);
+        let inv = match root {
+            None => inventory::collect(&inventory::SysRoot::host(), &inventory::live::Host, &opts),
+            Some(r) => inventory::collect(&inventory::SysRoot::new(r), &inventory::NoDevices, &opts),
+        };
         postcard::to_stdvec(&inv).map_err(|e| e.to_string())
     })
     .await
@@ -145,10 +150,10 @@ fn peak_rss_kb() -> Option<u64> {
 }
 
 /// The "done, safe to power off" line, on stdout and the console.
-fn announce(msg: &str) {
+fn announce(msg: &str, console: bool) {
     log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
     println!("{msg}");
-    if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+    if console && let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
         use std::io::Write;
         let _ = writeln!(c, "\n{msg}\n");
     }
@@ -190,7 +195,13 @@ pub(crate) fn run(opts: AgentOpts) -> anyhow::Result<()> {
         log::warn!("agent: ignoring unknown options {:?}", cmdline.unknown);
     }
     let (iface, mac) = boot_link(&cmdline, opts.interface.as_deref())?;
-    let facts = Facts { cmdline: cmdline.clone(), mac, ipmi: ipmi_present(), boot_unix_ms: dhcp::now_ms(), version: 1 };
+    let facts = Facts {
+        cmdline: cmdline.clone(),
+        mac,
+        ipmi: ipmi_present(opts.root.as_deref()),
+        boot_unix_ms: dhcp::now_ms(),
+        version: 1,
+    };
     log::info!(
         "agent: {} on {iface} ({}), BMC {}",
         env!("CARGO_PKG_VERSION"),
@@ -263,13 +274,18 @@ async fn drive(
                     if matches!(a, Action::PowerOff) {
                         // The master's timeline gets the last events before the node goes dark.
                         flush_events(std::mem::take(&mut pending_events)).await;
+                        if opts.root.is_some() {
+                            log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
+                            log::warn!("agent: would power off now; not with --root (a lab run)");
+                            return Ok(());
+                        }
                         power_off();
                         return Ok(());
                     }
                     if let Action::Announce(msg) = &a {
                         // After the events: whoever waits for this line finds the timeline whole.
                         flush_events(std::mem::take(&mut pending_events)).await;
-                        announce(msg);
+                        announce(msg, opts.root.is_none());
                         continue;
                     }
                     let tx = tx.clone();
@@ -315,7 +331,7 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             Some(Input::ServeStarted(start_master(iface, mac, policy, address, opts).await))
         }
         Action::FetchManifest { hint } => Some(Input::Manifest(fetch_manifest(iface, mac, hint).await)),
-        Action::CollectInventory => Some(Input::InventoryDone(collect().await)),
+        Action::CollectInventory => Some(Input::InventoryDone(collect(opts.root.clone()).await)),
         Action::StoreOwnInventory(body) => {
             let r = postcard::from_bytes::<inventory::model::Inventory>(&body)
                 .map_err(|e| e.to_string())
@@ -340,7 +356,7 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
         }
         Action::Announce(msg) => {
-            announce(&msg);
+            announce(&msg, opts.root.is_none());
             None
         }
         Action::PowerOff => None,

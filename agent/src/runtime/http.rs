@@ -518,9 +518,15 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
                 SocketAddr::V6(_) => return Err(io::Error::other("IPv6 socket")),
             };
             let master = if local.port() == 80 { local.ip().to_string() } else { local.to_string() };
+            // `?mac=`: the node's token too, for nodes that booted from their own media and so
+            // never got one on their command line. No weaker than boot.ipxe, which hands any
+            // asker the token of the MAC it names: the token binds an upload to a MAC, it does
+            // not authenticate a node (ARCHITECTURE.md: the rack's segment is trusted).
+            let token = crate::serve::http::query_param(&req.query, "mac").and_then(|m| shared.key.mint(&m));
             let body = serde_json::to_vec(&serde_json::json!({
                 "upload_url": format!("http://{master}/api/v1/nodes/{{mac}}/inventory"),
                 "poweroff": cfg.peer_poweroff,
+                "token": token,
             }))?;
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await

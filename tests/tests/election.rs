@@ -1,0 +1,128 @@
+//! Three nodes booted from their own media (no BOOTIF, no pxeaddr) on one segment, each a real
+//! `recon agent` process in a network namespace of its own, joined by a bridge: they probe,
+//! beacon, elect the lowest MAC, and that node serves (DHCP, HTTP) while the other two lease an
+//! address from it, fetch its manifest and upload their inventories. The master inventories
+//! itself too. Each node inventories a small tree of its own (`--root`: distinct DMI serials), so
+//! the master's store shows whose upload landed where; `--root` also keeps the agents from ever
+//! powering this machine off.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use recon_tests::{Netns, Proc, recon_bin, require_root, scratch_dir, veth, wait_for};
+
+const NODES: u8 = 3;
+
+fn mac(k: u8) -> String {
+    format!("02:00:00:e1:ec:{k:02x}")
+}
+
+fn serial(k: u8) -> String {
+    format!("ELECT-SN-{k:03}")
+}
+
+/// A sysfs tree holding only the DMI identity: every other collector degrades to "absent".
+fn tree(dir: &Path, k: u8) -> PathBuf {
+    let root = dir.join(format!("root{k}"));
+    let id = root.join("sys/class/dmi/id");
+    std::fs::create_dir_all(&id).unwrap();
+    for (f, v) in [
+        ("sys_vendor", "recon lab".to_owned()),
+        ("product_name", "election node".to_owned()),
+        ("product_serial", serial(k)),
+        ("product_uuid", format!("e1ec0000-0000-4000-8000-0000000000{k:02x}")),
+    ] {
+        std::fs::write(id.join(f), format!("{v}\n")).unwrap();
+    }
+    root
+}
+
+fn stored_serial(data: &Path, k: u8) -> Option<String> {
+    let p = data.join("nodes").join(mac(k).replace(':', "-")).join("inventory.json");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+    v["system"]["serial"].as_str().map(str::to_owned)
+}
+
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn three_media_booted_agents_elect_one_master_and_the_others_upload_to_it() {
+    require_root();
+    let dir = scratch_dir("election");
+    let hub = Netns::new("recon-elect-hub");
+    hub.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
+    hub.exec_ok(&["ip", "link", "set", "br0", "up"]);
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let recon = recon_bin();
+    let mut nodes: Vec<(Netns, PathBuf, PathBuf, Proc)> = Vec::new();
+    // Started in reverse MAC order: the winner is not simply the first to speak.
+    for k in (1..=NODES).rev() {
+        let ns = Netns::new(&format!("recon-elect-n{k}"));
+        veth(&ns, "eth0", &hub, &format!("p{k}"));
+        hub.exec_ok(&["ip", "link", "set", &format!("p{k}"), "master", "br0"]);
+        ns.exec_ok(&["ip", "link", "set", "eth0", "address", &mac(k)]);
+        let data = dir.join(format!("data{k}"));
+        let root = tree(&dir, k);
+        let log = dir.join(format!("node{k}.log"));
+        let p = ns.spawn(
+            &[
+                recon.to_str().unwrap(),
+                "agent",
+                "--interface",
+                "eth0",
+                "--boot",
+                boot.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--cmdline",
+                "recon.poweroff=always recon.address=10.213.9.1/24",
+            ],
+            &log,
+        );
+        nodes.push((ns, data, log, p));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    nodes.reverse();
+    let logs_at: Vec<PathBuf> = nodes.iter().map(|n| n.2.clone()).collect();
+    let log = |k: u8| std::fs::read_to_string(&logs_at[usize::from(k - 1)]).unwrap_or_default();
+    let master_data = nodes[0].1.clone();
+
+    // The peers exit once their upload is acknowledged (`always` would power off; --root only
+    // says so); the master stays.
+    let done = wait_for(Duration::from_secs(120), || {
+        (2..=NODES).all(|k| stored_serial(&master_data, k).is_some()) && stored_serial(&master_data, 1).is_some()
+    });
+    let logs: String = (1..=NODES).map(|k| format!("--- node{k}\n{}", log(k))).collect();
+    assert!(done, "not every inventory reached the master's store:\n{logs}");
+    for k in 1..=NODES {
+        assert_eq!(stored_serial(&master_data, k), Some(serial(k)), "node{k}'s upload under its MAC\n{logs}");
+    }
+    assert!(log(1).contains("phase serve"), "the lowest MAC serves\n{logs}");
+    for k in 2..=NODES {
+        let exited = wait_for(Duration::from_secs(20), || nodes[usize::from(k - 1)].3.try_wait().is_some());
+        let l = log(k);
+        assert!(exited, "node{k} did not finish\n{logs}");
+        assert!(!l.contains("phase serve"), "node{k} served too\n{logs}");
+        assert!(l.contains("phase upload") && l.contains("would power off"), "node{k}\n{logs}");
+        assert!(!nodes[usize::from(k - 1)].1.join("nodes").exists(), "node{k} stored nodes: it was not the master");
+    }
+    assert!(nodes[0].3.try_wait().is_none(), "the master stays up\n{logs}");
+    // Every peer's timeline at the master holds its agent's phases.
+    for k in 2..=NODES {
+        let p = master_data.join("nodes").join(mac(k).replace(':', "-")).join("events.jsonl");
+        let t = std::fs::read_to_string(&p).unwrap_or_default();
+        assert!(t.contains("\"agent-phase\"") && t.contains("\"upload\""), "node{k}'s timeline:\n{t}");
+    }
+    eprintln!("election: master peak RSS {:?} KiB", vm_hwm_kb(nodes[0].3.pid()));
+    for (k, line) in
+        (1..=NODES).filter_map(|k| log(k).lines().find(|l| l.contains("peak RSS")).map(|l| (k, l.to_owned())))
+    {
+        eprintln!("election: node{k}: {line}");
+    }
+}
