@@ -16,6 +16,8 @@ use crate::{Netns, Proc, recon_bin, run, wait_for};
 
 /// The master's address on the rack's bridge.
 pub const MASTER: &str = "10.213.7.1";
+/// The foreign DHCP server's address, when there is one (RackOpts::foreign_dhcp).
+const FOREIGN: &str = "10.213.7.2/24";
 
 /// Firmware.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,17 +136,21 @@ pub struct Report {
     pub total_s: f64,
     /// The master's peak resident set seen while polling, KiB.
     pub master_rss_kb: Option<u64>,
+    /// What went wrong beyond single VMs (with a foreign DHCP server: recon handing out
+    /// addresses, or not noticing the other server).
+    pub errors: Vec<String>,
 }
 
 impl Report {
     /// Whether every VM's inventory matched and BMC VMs powered off while the others stayed up.
     pub fn ok(&self) -> bool {
-        self.outcomes.iter().all(|o| {
-            o.inventory.is_some()
-                && o.mismatches.is_empty()
-                && (o.vm.bmc == o.powered_off_s.is_some())
-                && (o.vm.bmc || o.announced_done)
-        })
+        self.errors.is_empty()
+            && self.outcomes.iter().all(|o| {
+                o.inventory.is_some()
+                    && o.mismatches.is_empty()
+                    && (o.vm.bmc == o.powered_off_s.is_some())
+                    && (o.vm.bmc || o.announced_done)
+            })
     }
 
     /// The fleet table.
@@ -186,6 +192,9 @@ impl Report {
         s.push_str(&format!("{} VMs in {:.0} s", self.outcomes.len(), self.total_s));
         if let Some(rss) = self.master_rss_kb {
             s.push_str(&format!("; master RSS {rss} KiB"));
+        }
+        for e in &self.errors {
+            s.push_str(&format!("\nrack: {e}"));
         }
         s
     }
@@ -271,6 +280,9 @@ pub struct RackOpts {
     pub timeout: Duration,
     /// Print progress.
     pub progress: bool,
+    /// A foreign DHCP server (dnsmasq, addresses only, no PXE) shares the segment, and recon
+    /// serves with `--dhcp auto`: it must hand out no address and boot the VMs by proxy.
+    pub foreign_dhcp: bool,
 }
 
 struct Running {
@@ -338,6 +350,36 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     ns.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
     ns.exec_ok(&["ip", "link", "set", "br0", "up"]);
     let data = opts.dir.join("data");
+    // The foreign server: dnsmasq in a namespace of its own, on the same bridge, handing out
+    // addresses and nothing for PXE.
+    let foreign_ns = opts.foreign_dhcp.then(|| {
+        let other = Netns::new("recon-rack-dhcp");
+        crate::veth(&other, "eth0", &ns, "foreign");
+        ns.exec_ok(&["ip", "link", "set", "foreign", "master", "br0"]);
+        other.exec_ok(&["ip", "addr", "add", FOREIGN, "dev", "eth0"]);
+        other
+    });
+    let _foreign: Option<Proc> = foreign_ns.as_ref().map(|other| {
+        let dnsmasq = crate::program("dnsmasq", "dnsmasq-base");
+        let p = other.spawn(
+            &[
+                dnsmasq.to_str().unwrap(),
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--interface=eth0",
+                "--bind-interfaces",
+                "--dhcp-range=10.213.7.200,10.213.7.240,255.255.255.0,1h",
+                "--no-ping",
+                &format!("--dhcp-leasefile={}", opts.dir.join("dnsmasq.leases").display()),
+                "--log-dhcp",
+                "--log-facility=-",
+            ],
+            &opts.dir.join("dnsmasq.log"),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        p
+    });
     let mut argv: Vec<String> = vec![
         recon_bin().to_string_lossy().into_owned(),
         "serve".into(),
@@ -350,7 +392,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         "--data".into(),
         data.to_string_lossy().into_owned(),
         "--dhcp".into(),
-        "full".into(),
+        if opts.foreign_dhcp { "auto" } else { "full" }.into(),
         "--append".into(),
         "console=ttyS0,115200 panic=5".into(),
     ];
@@ -362,7 +404,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     let master_log = opts.dir.join("master.log");
     let master: Proc = ns.spawn(&argv_ref, &master_log);
     assert!(
-        wait_for(Duration::from_secs(20), || std::fs::read_to_string(&master_log)
+        wait_for(Duration::from_secs(30), || std::fs::read_to_string(&master_log)
             .is_ok_and(|l| l.contains("http: serving"))),
         "recon serve did not start: {}",
         std::fs::read_to_string(&master_log).unwrap_or_default()
@@ -461,9 +503,22 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         }
     }
     drop(master);
+    drop(_foreign);
+    drop(foreign_ns);
     drop(ns);
+    let mut errors = Vec::new();
+    if opts.foreign_dhcp {
+        let log = std::fs::read_to_string(&master_log).unwrap_or_default();
+        if !log.contains("ANOTHER DHCP SERVER") {
+            errors.push("recon did not report the foreign DHCP server".to_owned());
+        }
+        let leases = std::fs::read_to_string(data.join("leases.jsonl")).unwrap_or_default();
+        if leases.contains("bind") {
+            errors.push(format!("recon handed out addresses beside a foreign server: {leases}"));
+        }
+    }
     outcomes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
-    Report { outcomes, total_s: t0.elapsed().as_secs_f64(), master_rss_kb }
+    Report { outcomes, total_s: t0.elapsed().as_secs_f64(), master_rss_kb, errors }
 }
 
 fn tail(p: &Path, n: usize) -> String {

@@ -262,6 +262,16 @@ fn apply_counters(node: &mut Node, v: &serde_json::Value) {
     {
         node.ip = Some(ip);
     }
+    // A node fetching its own boot script (which names its MAC) from an address: where a
+    // foreign DHCP server leased it (proxy mode), the master learns its address only here, and
+    // the kernel and image downloads that follow are counted for it.
+    if v.get("kind").and_then(|k| k.as_str()) == Some("http")
+        && v.get("path").and_then(|p| p.as_str()) == Some("/boot.ipxe")
+        && v.get("status").and_then(|s| s.as_u64()) == Some(200)
+        && let Some(ip) = v.get("from").and_then(|i| i.as_str()).and_then(|i| i.parse().ok())
+    {
+        node.ip = Some(ip);
+    }
     if v.get("kind").and_then(|k| k.as_str()) == Some("inventory") {
         node.uploads += 1;
         node.inventory_at = v.get("t").and_then(|t| t.as_u64());
@@ -271,6 +281,19 @@ fn apply_counters(node: &mut Node, v: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_boot_script_fetch_tells_the_nodes_address() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(d.path()).unwrap();
+        let get = |path: &str, status: u64| serde_json::json!({"method": "GET", "path": path, "status": status, "bytes": 1, "from": "10.9.0.7"});
+        s.event("52:54:00:00:00:07", "http", 1, get("/vmlinuz", 200), true).unwrap();
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 9, 0, 7)), None, "only the boot script names the node");
+        s.event("52:54:00:00:00:07", "http", 2, get("/boot.ipxe", 404), true).unwrap();
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 9, 0, 7)), None);
+        s.event("52:54:00:00:00:07", "http", 3, get("/boot.ipxe", 200), true).unwrap();
+        assert_eq!(s.mac_of(Ipv4Addr::new(10, 9, 0, 7)).as_deref(), Some("52:54:00:00:00:07"));
+    }
 
     #[test]
     fn ids_events_and_inventories_survive_a_reopen() {

@@ -15,7 +15,14 @@ fn main() {
     eprintln!("[rack] building the boot image (kernel, dracut initrd with the agent, live ISO, iPXE)");
     build_boot(&boot);
     let dir = recon_tests::scratch_dir("rack");
-    let opts = RackOpts { boot, dir: dir.clone(), parallel: 2, timeout: Duration::from_secs(600), progress: true };
+    let opts = RackOpts {
+        boot,
+        dir: dir.clone(),
+        parallel: 2,
+        timeout: Duration::from_secs(600),
+        progress: true,
+        foreign_dhcp: false,
+    };
     let report = run_rack(&default_vms(n), &opts);
     println!("{}", report.table());
     println!("logs and the master's data: {}", dir.display());

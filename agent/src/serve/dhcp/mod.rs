@@ -532,21 +532,43 @@ impl Server {
         Some(w.finish().ok()?.to_vec())
     }
 
+    /// The ProxyDHCP offer. Firmware PXE clients get the boot server and menu of
+    /// [`Self::proxy_vendor_options`] and ask again on 4011. iPXE gets its script URL in the
+    /// offer itself, with siaddr and no menu: iPXE registers a proxy offer that has next-server
+    /// and filename as it is (src/net/udp/dhcp.c, dhcp_has_pxeopts), whereas one with a menu
+    /// sends it into PXE menu boot, which Debian's iPXE 1.0.0+git-20190125 ends with "No more
+    /// network devices".
     fn proxy_offer(&mut self, req: &Repr<'_>, c: &Client<'_>, out: &mut [u8], outcome: &mut Outcome) {
-        if self.boot_file(c).is_none() {
+        let Some((file, _)) = self.boot_file(c) else {
             self.stats.ignored += 1;
             return;
-        }
-        let Some(opts) = self.proxy_vendor_options() else { return };
+        };
+        let opts = if c.ipxe {
+            None
+        } else {
+            let Some(o) = self.proxy_vendor_options() else { return };
+            Some(o)
+        };
         let mut reply = Repr::reply_to(req, MessageType::Offer);
         let _ = reply.push(DhcpOption::ServerId(self.cfg.server));
         let _ = reply.push(DhcpOption::VendorClass(b"PXEClient"));
         if let Some(id) = req.client_machine_id() {
             let _ = reply.push(DhcpOption::ClientMachineId(id));
         }
-        let _ = reply.push(DhcpOption::VendorSpecific(&opts));
+        match &opts {
+            Some(o) => {
+                let _ = reply.push(DhcpOption::VendorSpecific(o));
+            }
+            None => {
+                reply.siaddr = self.cfg.server;
+                let _ = reply.push(DhcpOption::BootfileName(file.as_bytes()));
+            }
+        }
         let mut e = self.event(c, req, "proxy-offer");
-        e.boot = Some(format!("boot server {}:{PXE_PORT}", self.cfg.server));
+        e.boot = Some(match opts {
+            Some(_) => format!("boot server {}:{PXE_PORT}", self.cfg.server),
+            None => file.clone(),
+        });
         outcome.events.push(e);
         let dest = destination(req, &reply, MessageType::Offer);
         self.send(&reply, req, dest, out, outcome);

@@ -321,6 +321,29 @@ fn proxy_mode_answers_only_pxe_clients_with_a_boot_server_offer() {
 }
 
 #[test]
+fn proxy_mode_gives_ipxe_its_script_in_the_offer_without_a_menu() {
+    for cap in [BIOS_IPXE, UEFI_PXE] {
+        let mut run = Run::new(Mode::Proxy);
+        // The capture's first iPXE DISCOVER (option 175 or user class "iPXE").
+        let ipxe = requests(cap)
+            .into_iter()
+            .find(|r| {
+                let m = v4::Message::decode(&mut v4::Decoder::new(r)).unwrap();
+                m.opts().get(DCode::Unknown(175)).is_some() || m.opts().get(DCode::UserClass).is_some()
+            })
+            .expect("an iPXE request in the capture");
+        let (reply, _) = run.feed(&ipxe, 67);
+        let (offer, _) = reply.expect("an offer for iPXE");
+        assert_eq!(offer.yiaddr(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(offer.siaddr(), SERVER, "next-server: iPXE takes a proxy offer with it and a filename as is");
+        assert_eq!(offer.opts().get(DCode::ClassIdentifier), Some(&DOpt::ClassIdentifier(b"PXEClient".to_vec())));
+        assert!(offer.opts().get(DCode::VendorExtensions).is_none(), "no PXE menu: iPXE would boot the menu");
+        let Some(DOpt::BootfileName(f)) = offer.opts().get(DCode::BootfileName) else { panic!("no option 67") };
+        assert!(f.ends_with(b"/boot.ipxe"), "{}", String::from_utf8_lossy(f));
+    }
+}
+
+#[test]
 fn off_mode_and_replies_are_ignored() {
     let reqs = requests(LINUX);
     let mut run = Run::new(Mode::Off);
