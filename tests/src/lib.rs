@@ -160,6 +160,31 @@ impl Drop for Proc {
     }
 }
 
+/// A foreign DHCP server for a segment: dnsmasq in `ns` on `iface` (which already has its
+/// address), handing out `range` ("FIRST,LAST,MASK,TIME") and nothing for PXE; DNS off; its
+/// lease file and log in `dir`. Killed by PID when the guard drops.
+pub fn foreign_dnsmasq(ns: &Netns, iface: &str, range: &str, dir: &Path) -> Proc {
+    let dnsmasq = program("dnsmasq", "dnsmasq-base");
+    let p = ns.spawn(
+        &[
+            dnsmasq.to_str().unwrap(),
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            &format!("--interface={iface}"),
+            "--bind-interfaces",
+            &format!("--dhcp-range={range}"),
+            "--no-ping",
+            &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
+            "--log-dhcp",
+            "--log-facility=-",
+        ],
+        &dir.join("dnsmasq.log"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    p
+}
+
 /// Polls `f` every 20 ms until it is true or `limit` passes.
 pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

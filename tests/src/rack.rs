@@ -359,27 +359,9 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         other.exec_ok(&["ip", "addr", "add", FOREIGN, "dev", "eth0"]);
         other
     });
-    let _foreign: Option<Proc> = foreign_ns.as_ref().map(|other| {
-        let dnsmasq = crate::program("dnsmasq", "dnsmasq-base");
-        let p = other.spawn(
-            &[
-                dnsmasq.to_str().unwrap(),
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--interface=eth0",
-                "--bind-interfaces",
-                "--dhcp-range=10.213.7.200,10.213.7.240,255.255.255.0,1h",
-                "--no-ping",
-                &format!("--dhcp-leasefile={}", opts.dir.join("dnsmasq.leases").display()),
-                "--log-dhcp",
-                "--log-facility=-",
-            ],
-            &opts.dir.join("dnsmasq.log"),
-        );
-        std::thread::sleep(Duration::from_millis(500));
-        p
-    });
+    let _foreign: Option<Proc> = foreign_ns
+        .as_ref()
+        .map(|other| crate::foreign_dnsmasq(other, "eth0", "10.213.7.200,10.213.7.240,255.255.255.0,1h", &opts.dir));
     let mut argv: Vec<String> = vec![
         recon_bin().to_string_lossy().into_owned(),
         "serve".into(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use recon_tests::{Netns, Proc, program, recon_bin, require_root, run, scratch_dir, veth, wait_for};
+use recon_tests::{Netns, Proc, foreign_dnsmasq, program, recon_bin, require_root, run, scratch_dir, veth, wait_for};
 
 /// A master in its own namespace, serving on `m0`.
 struct Master {
@@ -249,7 +249,6 @@ fn perfdhcp_for_ten_seconds_without_errors() {
 fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
     require_root();
     let dir = scratch_dir("master-auto");
-    let dnsmasq = program("dnsmasq", "dnsmasq-base");
     // A switch: a bridge in its own namespace, with the master, dnsmasq and the client on it.
     let sw = Netns::new("recon-sw");
     sw.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
@@ -262,23 +261,7 @@ fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
         sw.exec_ok(&["ip", "link", "set", port, "master", "br0"]);
     }
     other.exec_ok(&["ip", "addr", "add", "10.78.0.250/24", "dev", "o0"]);
-    let _foreign = other.spawn(
-        &[
-            dnsmasq.to_str().unwrap(),
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--interface=o0",
-            "--bind-interfaces",
-            "--dhcp-range=10.78.0.200,10.78.0.240,255.255.255.0,1h",
-            "--no-ping",
-            &format!("--dhcp-leasefile={}", dir.join("dnsmasq.leases").display()),
-            "--log-dhcp",
-            "--log-facility=-",
-        ],
-        &dir.join("dnsmasq.log"),
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let _foreign = foreign_dnsmasq(&other, "o0", "10.78.0.200,10.78.0.240,255.255.255.0,1h", &dir);
     m.start(&["--dhcp", "auto", "--probe", "3"]);
     assert!(m.log().contains("ANOTHER DHCP SERVER (10.78.0.250)"), "{}", m.log());
     let dh = Dhclient::new(&dir);
