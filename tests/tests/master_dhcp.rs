@@ -174,6 +174,21 @@ fn leases_survive_a_kill_releases_free_and_foreign_requests_are_naked() {
     m.start(&["--dhcp", "full"]);
     assert!(m.log().contains("journal lines replayed"), "{}", m.log());
     assert_eq!(udhcpc_lease(&cli, "cli0"), first, "same client, same address after a restart");
+    // The leased node has a name in the master's DNS (node-<mac>, udhcpc sends no host name),
+    // asked with dig; other names are refused.
+    let mac = String::from_utf8(cli.exec_ok(&["cat", "/sys/class/net/cli0/address"]).stdout).unwrap();
+    let name = format!("node-{}", mac.trim().replace(':', ""));
+    let dig = |q: &str| {
+        let out = cli.exec_ok(&["dig", "@10.78.0.1", "+time=2", "+tries=2", q, "A"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let cidr = format!("{first}/24");
+    cli.exec_ok(&["ip", "addr", "add", &cidr, "dev", "cli0"]);
+    let answer = dig(&name);
+    let refused = dig("example.com");
+    cli.exec_ok(&["ip", "addr", "del", &cidr, "dev", "cli0"]);
+    assert!(answer.contains("status: NOERROR") && answer.contains(&first), "{name}: {answer}");
+    assert!(refused.contains("status: REFUSED"), "{refused}");
 
     // dhclient: a client back from another network asks for its old address there (INIT-REBOOT
     // with a lease file naming 10.99.0.5): NAK, then it discovers and gets one of ours.

@@ -223,7 +223,8 @@ async fn drive(
     let mac = facts.mac;
     let token = facts.cmdline.token.clone();
     let mut master: Option<Ipv4Addr> = facts.cmdline.master_addr();
-    let beacon_opts = UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true };
+    let beacon_opts =
+        UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true, rcvbuf: None };
     let beacons: Rc<Async<UdpSocket>> = Rc::new(
         bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, BEACON_PORT), &beacon_opts).context("beacon socket")?,
     );

@@ -23,6 +23,9 @@ pub(crate) struct UdpOptions {
     pub(crate) pktinfo: bool,
     /// `SO_REUSEADDR`.
     pub(crate) reuse_addr: bool,
+    /// `SO_RCVBUFFORCE` (root), else `SO_RCVBUF` (clamped to net.core.rmem_max): room for a
+    /// burst while the owner is busy, e.g. the DHCP server waiting on fdatasync.
+    pub(crate) rcvbuf: Option<usize>,
 }
 
 /// A non-blocking UDP socket bound to `addr`.
@@ -39,6 +42,10 @@ pub(crate) fn bind_udp(addr: SocketAddrV4, opts: &UdpOptions) -> io::Result<Asyn
     }
     if let Some(dev) = &opts.device {
         setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))?;
+    }
+    if let Some(n) = opts.rcvbuf {
+        // Best effort: a smaller buffer costs drops under bursts, not correctness.
+        let _ = setsockopt(&fd, sockopt::RcvBufForce, &n).or_else(|_| setsockopt(&fd, sockopt::RcvBuf, &n));
     }
     bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
     let sock = UdpSocket::from(fd);
