@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let mut agent = Agent::new(facts, 0);
     let mut now = 0u64;
     let mut acked = false;
-    let mut check = |agent: &mut Agent, acked: bool| {
+    let check = |agent: &mut Agent, acked: bool| {
         while let Some(o) = agent.poll_output() {
             if let Output::Action(Action::PowerOff) = o {
                 assert!(acked, "power-off before an acknowledged upload");
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             1 => Some(Input::ProbeResult { foreign_dhcp: (arg & 1 == 1).then_some(ip) }),
             2 => Some(Input::ServeStarted(if arg & 1 == 1 { Ok(ip) } else { Err("x".into()) })),
             3 => Some(Input::Manifest(if arg & 1 == 1 {
-                Ok((ip, Manifest { upload_url: "http://x/{mac}".into(), poweroff: ["always", "never", "auto", "??"].get(usize::from(arg >> 1) % 4).map(|s| s.to_string()) }))
+                Ok((ip, Manifest { upload_url: "http://x/{mac}".into(), poweroff: ["always", "never", "auto", "??"].get(usize::from(arg >> 1) % 4).map(|s| s.to_string()), token: (arg & 8 == 8).then(|| "ab".to_owned()) }))
             } else {
                 Err("x".into())
             })),
