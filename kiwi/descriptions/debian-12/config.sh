@@ -19,6 +19,7 @@ mkdir -p /var/lib/recon
 # systemctl enable fails loudly (set -e) if a unit is missing;
 # baseInsertService silently skips unknown units.
 systemctl enable recon-agent.service
+systemctl enable recon-boot-files.service
 systemctl enable ssh.service
 baseInsertService lldpd
 systemctl set-default multi-user.target

@@ -23,6 +23,7 @@ mkdir -p /var/lib/recon
 # baseInsertService (suseInsertService) silently skips unknown units.
 # No NetworkManager: the agent configures its links itself (master or peer), as on Debian.
 systemctl enable recon-agent.service
+systemctl enable recon-boot-files.service
 systemctl enable sshd.service
 baseInsertService lldpd
 
