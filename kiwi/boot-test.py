@@ -45,7 +45,7 @@ for cfg in ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg', '/EFI/BOOT/grub.cfg')
         for line in open(out):
             m = re.match(r'\s*linux\S*\s+\S+\s+(.*)', line)
             if m:
-                append = m.group(1).replace('${isoboot}', '').strip()
+                append = re.sub(r'\$\{\w+\}', '', m.group(1))  # grub variables
                 break
     if append:
         break
