@@ -71,8 +71,14 @@ probes = [
     'systemctl status recon-agent.service --no-pager -n 12 -l | cut -c1-200',
     'systemctl status recon-boot-files.service --no-pager -n 0 | head -n 4',
     'ls -l /usr/share/recon/boot',
-    'findmnt /var/lib/recon; ls -la /var/lib/recon | head',
     'findmnt -n /',
+    'lsblk -o NAME,SIZE,FSTYPE,LABEL',
+    # the fstab line is nofail with a device timeout: did it mount, and does it mount once udev
+    # has seen the partition?
+    'systemctl status var-lib-recon.mount --no-pager -n 3 | head -n 8',
+    'findmnt /var/lib/recon || { systemctl start var-lib-recon.mount; findmnt /var/lib/recon; }',
+    'sleep 20; journalctl -b -u recon-agent --no-pager -o cat | tail -n 15',
+    'ls -la /var/lib/recon | head',
 ]
 result = {}
 try:
