@@ -10,12 +10,19 @@
 //! - `errors` records every read that failed for a reason other than "this machine has no such
 //!   thing", so a degraded field is visible instead of silently empty.
 //!
-//! [`SCHEMA`] changes whenever a field is added, removed or changes meaning.
+//! [`SCHEMA`] changes whenever a field is added, removed or changes meaning. A field is only
+//! ever added with `#[serde(default)]`, so JSON written at an older schema still reads (the new
+//! fields empty); postcard has no field names and reads at [`SCHEMA`] only.
+//!
+//! Schemas: 1, the first; 2 added `run.timings`.
 
 use serde::{Deserialize, Serialize};
 
 /// The schema version written into every inventory.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
+
+/// The oldest schema whose JSON reads as an [`Inventory`] of this one.
+pub const OLDEST_JSON_SCHEMA: u32 = 1;
 
 /// Everything recon learned about one machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -106,6 +113,18 @@ pub struct Run {
     pub boot_mac: Option<String>,
     /// The image this run booted (`root=live:URL`), if it is a recon live boot.
     pub live_root: Option<String>,
+    /// Where `duration_us` went, collector by collector, in the order they ran (schema 2).
+    #[serde(default)]
+    pub timings: Vec<Timing>,
+}
+
+/// How long one collector took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// The collector, as [`Problem::collector`] names it.
+    pub collector: String,
+    /// Microseconds.
+    pub us: u64,
 }
 
 /// System identity (SMBIOS types 1, 2 and 3).

@@ -15,7 +15,7 @@ mod storage;
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
-use crate::model::{Inventory, Problem, SCHEMA};
+use crate::model::{Inventory, Problem, SCHEMA, Timing};
 use crate::smbios::{self, Structure, Version};
 use crate::sysroot::{ReadError, Reason, SysRoot};
 
@@ -114,28 +114,42 @@ pub fn collect(root: &SysRoot, dev: &dyn DeviceIo, opts: &Options) -> Inventory 
     let mut errors = Vec::new();
     let mut r = Reader { root, collector: "smbios", errors: &mut errors };
 
+    let mut timings = Vec::new();
+    let mut lap = Lap { since: start, timings: &mut timings };
+
     let tables = Tables::read(&mut r);
     let structs = tables.structures(&mut r);
     r.collector = "smbios";
     dmi::system(&mut r, &tables, &structs, &mut inv);
+    lap.done("smbios");
     r.collector = "firmware";
     efi::collect(&mut r, &mut inv.firmware);
+    lap.done(r.collector);
     r.collector = "cpu";
     cpu::collect(&mut r, &structs, opts, &mut inv.cpu);
+    lap.done(r.collector);
     r.collector = "memory";
     memory::collect(&mut r, &structs, &mut inv.memory);
+    lap.done(r.collector);
     r.collector = "pci";
     pci::collect(&mut r, &structs, &mut inv);
+    lap.done(r.collector);
     r.collector = "storage";
     storage::collect(&mut r, &mut inv.storage);
+    lap.done(r.collector);
     r.collector = "network";
     net::collect(&mut r, dev, &structs, &mut inv.network);
+    lap.done(r.collector);
     r.collector = "bmc";
     bmc::collect(&mut r, dev, &structs, opts.ipmi_timeout, &mut inv.bmc);
+    lap.done(r.collector);
     r.collector = "misc";
     misc::collect(&mut r, &structs, &mut inv);
+    lap.done(r.collector);
     r.collector = "run";
     misc::run(&mut r, opts, &mut inv);
+    lap.done(r.collector);
+    inv.run.timings = timings;
     if let Some(mac) = inv.run.boot_mac.clone() {
         for nic in &mut inv.network {
             nic.boot = nic.mac.as_deref() == Some(mac.as_str()) || nic.permanent_mac.as_deref() == Some(mac.as_str());
@@ -144,6 +158,21 @@ pub fn collect(root: &SysRoot, dev: &dyn DeviceIo, opts: &Options) -> Inventory 
     inv.errors = errors;
     inv.run.duration_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     inv
+}
+
+/// The time since the last lap, recorded under a collector's name.
+struct Lap<'a> {
+    since: Instant,
+    timings: &'a mut Vec<Timing>,
+}
+
+impl Lap<'_> {
+    fn done(&mut self, collector: &str) {
+        let now = Instant::now();
+        let us = u64::try_from(now.duration_since(self.since).as_micros()).unwrap_or(u64::MAX);
+        self.timings.push(Timing { collector: collector.to_owned(), us });
+        self.since = now;
+    }
 }
 
 /// Reads for one collector: files under the root, with failures recorded.
