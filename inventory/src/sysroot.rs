@@ -117,8 +117,22 @@ impl SysRoot {
     }
 
     /// The raw octets of a file (sysfs binary attributes, SMBIOS tables).
+    ///
+    /// Open and read to the end, without `std::fs::read`'s `statx` for a size hint: sysfs
+    /// reports 4096 for every attribute anyway, and an inventory opens hundreds of them.
     pub fn read_bytes(&self, live: &str) -> Result<Vec<u8>, ReadError> {
-        std::fs::read(self.path(live)?).map_err(|e| ReadError::io(live, &e))
+        use std::io::Read;
+        let mut file = std::fs::File::open(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match file.read(&mut chunk) {
+                Ok(0) => return Ok(out),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::io(live, &e)),
+            }
+        }
     }
 
     /// A text attribute with surrounding whitespace (sysfs's trailing newline) removed.
@@ -163,6 +177,16 @@ impl SysRoot {
         let parent = Path::new(live).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         let base = if target.is_absolute() { "/".to_owned() } else { self.canonical(&parent)? };
         self.canonical(&format!("{base}/{}", target.to_string_lossy()))
+    }
+
+    /// The last component of where a symlink points (`driver` -> `e1000e`): its directory is
+    /// resolved under the root, the link itself read once, not followed to the end. `None`
+    /// when the target ends in `..`, which only [`SysRoot::read_link`] can resolve.
+    pub fn link_name(&self, live: &str) -> Result<Option<String>, ReadError> {
+        let (parent, name) = live.rsplit_once('/').unwrap_or(("", live));
+        let dir = self.canonical(parent)?;
+        let target = std::fs::read_link(self.path(&format!("{dir}/{name}"))?).map_err(|e| ReadError::io(live, &e))?;
+        Ok(target.file_name().map(|n| n.to_string_lossy().into_owned()).filter(|n| !n.is_empty()))
     }
 
     /// `live` with every symlink followed under the root and `.`/`..` applied, as a live path.
@@ -282,6 +306,20 @@ mod tests {
         std::os::unix::fs::symlink("loop2", d.path().join("sys/loop1")).unwrap();
         std::os::unix::fs::symlink("loop1", d.path().join("sys/loop2")).unwrap();
         assert!(root.read_link("/sys/loop1").is_err());
+    }
+
+    #[test]
+    fn link_names_through_linked_directories() {
+        let (d, root) = tree();
+        let dev = d.path().join("sys/devices/pci0000:00/0000:00:03.0");
+        fs::create_dir_all(d.path().join("sys/bus/pci/drivers/virtio-pci")).unwrap();
+        std::os::unix::fs::symlink("../../../bus/pci/drivers/virtio-pci", dev.join("driver")).unwrap();
+        std::os::unix::fs::symlink("..", dev.join("up")).unwrap();
+        // eth0 is a link, and `device` in it too: resolved under the root before the read.
+        std::os::unix::fs::symlink("../../../0000:00:03.0", dev.join("net/eth0/device")).unwrap();
+        assert_eq!(root.link_name("/sys/class/net/eth0/device/driver").unwrap().as_deref(), Some("virtio-pci"));
+        assert_eq!(root.link_name("/sys/devices/pci0000:00/0000:00:03.0/up").unwrap(), None);
+        assert_eq!(root.link_name("/sys/class/net/eth0/nothing").unwrap_err().reason, Reason::Missing);
     }
 
     #[test]

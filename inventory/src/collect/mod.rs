@@ -260,7 +260,14 @@ impl Reader<'_> {
 
     /// The last component of a symlink's target (`driver` -> `e1000e`).
     pub(crate) fn link_name(&mut self, path: &str) -> Option<String> {
-        self.link(path).and_then(|l| l.rsplit('/').next().map(str::to_owned)).filter(|s| !s.is_empty())
+        let res = self.root.link_name(path);
+        match self.note(res, false) {
+            Some(Some(name)) => Some(name),
+            Some(None) => {
+                self.link(path).and_then(|l| l.rsplit('/').next().map(str::to_owned)).filter(|s| !s.is_empty())
+            }
+            None => None,
+        }
     }
 }
 
