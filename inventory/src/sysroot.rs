@@ -135,6 +135,30 @@ impl SysRoot {
         }
     }
 
+    /// Up to `len` octets from `offset` of an open file: fewer at its end, or where the kernel
+    /// stops (a PCI `config` read without root ends at 64). Reads exactly what is asked, where
+    /// reading the whole file has a cost (each dword of a `config` file is a device access).
+    pub fn read_at(&self, file: &std::fs::File, live: &str, offset: u64, len: usize) -> Result<Vec<u8>, ReadError> {
+        use std::os::unix::fs::FileExt;
+        let mut out = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match file.read_at(&mut out[got..], offset + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::io(live, &e)),
+            }
+        }
+        out.truncate(got);
+        Ok(out)
+    }
+
+    /// Opens a file for [`SysRoot::read_at`].
+    pub fn open(&self, live: &str) -> Result<std::fs::File, ReadError> {
+        std::fs::File::open(self.path(live)?).map_err(|e| ReadError::io(live, &e))
+    }
+
     /// A text attribute with surrounding whitespace (sysfs's trailing newline) removed.
     pub fn read_string(&self, live: &str) -> Result<String, ReadError> {
         let bytes = self.read_bytes(live)?;

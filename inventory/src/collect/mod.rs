@@ -3,6 +3,7 @@
 //! carries on.
 
 mod bmc;
+mod buses;
 mod cpu;
 mod dmi;
 mod efi;
@@ -30,6 +31,26 @@ pub struct DriverInfo {
     pub firmware: String,
     /// Bus address (`0000:00:03.0`).
     pub bus_info: String,
+}
+
+/// What `ETHTOOL_GSET` answers that sysfs does not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// Autonegotiation enabled.
+    pub autoneg: bool,
+    /// The connector, `PORT_*` of linux/ethtool.h (0 twisted pair, 3 fibre, 0xef none, ...).
+    pub port: u8,
+}
+
+/// One IPv4 address of an interface, as `SIOCGIFCONF` and `SIOCGIFNETMASK` give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv4Entry {
+    /// The interface's name, or the address's label (`eth0:1`) for an alias.
+    pub ifname: String,
+    /// The address.
+    pub address: [u8; 4],
+    /// Its netmask.
+    pub netmask: [u8; 4],
 }
 
 /// Why a device call failed.
@@ -66,6 +87,15 @@ pub trait DeviceIo {
     /// One IPMI request to the BMC over the system interface; the reply's data with the
     /// completion code first. Implementations bound the wait by `timeout`.
     fn ipmi(&self, netfn: u8, cmd: u8, data: &[u8], timeout: Duration) -> Result<Vec<u8>, DeviceError>;
+    /// `ETHTOOL_GSET`: autonegotiation and the connector.
+    fn link_settings(&self, ifname: &str) -> Result<LinkSettings, DeviceError> {
+        let _ = ifname;
+        Err(DeviceError::Unsupported)
+    }
+    /// Every IPv4 address on the machine's interfaces (one `SIOCGIFCONF`).
+    fn ipv4_addresses(&self) -> Result<Vec<Ipv4Entry>, DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
 }
 
 /// A machine with no devices to ask: fixture trees.
@@ -145,6 +175,11 @@ pub fn collect(root: &SysRoot, dev: &dyn DeviceIo, opts: &Options) -> Inventory 
     lap.done(r.collector);
     r.collector = "misc";
     misc::collect(&mut r, &structs, &mut inv);
+    lap.done(r.collector);
+    r.collector = "buses";
+    inv.virtio = buses::virtio(&mut r);
+    inv.pnp = buses::pnp(&mut r);
+    inv.input = buses::input(&mut r);
     lap.done(r.collector);
     r.collector = "run";
     misc::run(&mut r, opts, &mut inv);
