@@ -75,6 +75,20 @@ impl ReadError {
     }
 }
 
+/// `live` resolved by the kernel (`..` after a link applies to where the link led, as in the
+/// hand walk): `None` when it does not exist (the hand walk keeps missing components), or
+/// /proc is not there.
+fn kernel_canonical(live: &str) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(nix::libc::O_PATH).open(live).ok()?;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let path = path.into_os_string().into_string().ok()?;
+    // A path that was unlinked after the open reads `... (deleted)`; anything not absolute is
+    // not a path.
+    (path.starts_with('/') && !path.ends_with(" (deleted)")).then_some(path)
+}
+
 /// The non-empty components of a path.
 fn split(p: &str) -> Vec<String> {
     p.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect()
@@ -216,6 +230,14 @@ impl SysRoot {
     /// `live` with every symlink followed under the root and `.`/`..` applied, as a live path.
     /// Components that do not exist are kept as they are.
     pub fn canonical(&self, live: &str) -> Result<String, ReadError> {
+        // On the live root the kernel resolves the whole path in one open (O_PATH), and names
+        // it through /proc/self/fd: three system calls instead of a readlink per component.
+        // A fixture tree is walked by hand: its absolute links must stay under the root.
+        if self.root == Path::new("/")
+            && let Some(path) = kernel_canonical(live)
+        {
+            return Ok(path);
+        }
         let mut done: Vec<String> = Vec::new();
         let mut todo: Vec<String> = split(live);
         todo.reverse();
@@ -277,6 +299,19 @@ mod tests {
         (dir, root)
     }
 
+    /// /sys/class/net/eth1 -> ../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1, whose
+    /// device link is ../../../virtio2: relative to where eth1 really is.
+    fn virtio_nic(top: &Path) {
+        let v = top.join("sys/devices/pci0000:00/0000:00:03.0/virtio2/net/eth1");
+        fs::create_dir_all(&v).unwrap();
+        std::os::unix::fs::symlink("../../../virtio2", v.join("device")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1",
+            top.join("sys/class/net/eth1"),
+        )
+        .unwrap();
+    }
+
     #[test]
     fn reads_trimmed_text_and_numbers_under_the_root() {
         let (_d, root) = tree();
@@ -308,17 +343,8 @@ mod tests {
 
     #[test]
     fn links_through_linked_directories_resolve_where_they_point() {
-        // /sys/class/net/eth1 -> ../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1, whose
-        // device link is ../../../virtio2: relative to where eth1 really is.
         let (d, root) = tree();
-        let v = d.path().join("sys/devices/pci0000:00/0000:00:03.0/virtio2/net/eth1");
-        fs::create_dir_all(&v).unwrap();
-        std::os::unix::fs::symlink("../../../virtio2", v.join("device")).unwrap();
-        std::os::unix::fs::symlink(
-            "../../devices/pci0000:00/0000:00:03.0/virtio2/net/eth1",
-            d.path().join("sys/class/net/eth1"),
-        )
-        .unwrap();
+        virtio_nic(d.path());
         assert_eq!(
             root.read_link("/sys/class/net/eth1/device").unwrap(),
             "/sys/devices/pci0000:00/0000:00:03.0/virtio2"
@@ -344,6 +370,20 @@ mod tests {
         assert_eq!(root.link_name("/sys/class/net/eth0/device/driver").unwrap().as_deref(), Some("virtio-pci"));
         assert_eq!(root.link_name("/sys/devices/pci0000:00/0000:00:03.0/up").unwrap(), None);
         assert_eq!(root.link_name("/sys/class/net/eth0/nothing").unwrap_err().reason, Reason::Missing);
+    }
+
+    /// On the live root the kernel resolves links: the same answers as the hand walk gives
+    /// under a root (here a temporary directory, no /sys involved).
+    #[test]
+    fn the_kernel_resolves_links_as_the_hand_walk_does() {
+        let (d, root) = tree();
+        virtio_nic(d.path());
+        let top = d.path().canonicalize().unwrap().to_string_lossy().into_owned();
+        for live in ["/sys/class/net/eth1/device", "/sys/class/net/eth0", "/sys/class/net/eth1/device/../.."] {
+            let by_hand = root.canonical(live).unwrap();
+            assert_eq!(kernel_canonical(&format!("{top}{live}")), Some(format!("{top}{by_hand}")), "{live}");
+        }
+        assert_eq!(kernel_canonical(&format!("{top}/sys/nothing")), None);
     }
 
     #[test]
