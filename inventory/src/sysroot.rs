@@ -75,6 +75,21 @@ impl ReadError {
     }
 }
 
+/// Everything left in `file`, read in 4 KiB chunks (no `statx` for a size hint).
+fn read_to_end(mut file: std::fs::File, live: &str) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::io(live, &e)),
+        }
+    }
+}
+
 /// `live` resolved by the kernel (`..` after a link applies to where the link led, as in the
 /// hand walk): `None` when it does not exist (the hand walk keeps missing components), or
 /// /proc is not there.
@@ -135,18 +150,8 @@ impl SysRoot {
     /// Open and read to the end, without `std::fs::read`'s `statx` for a size hint: sysfs
     /// reports 4096 for every attribute anyway, and an inventory opens hundreds of them.
     pub fn read_bytes(&self, live: &str) -> Result<Vec<u8>, ReadError> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match file.read(&mut chunk) {
-                Ok(0) => return Ok(out),
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::io(live, &e)),
-            }
-        }
+        let file = std::fs::File::open(self.path(live)?).map_err(|e| ReadError::io(live, &e))?;
+        read_to_end(file, live)
     }
 
     /// Up to `len` octets from `offset` of an open file: fewer at its end, or where the kernel
@@ -178,6 +183,36 @@ impl SysRoot {
         let bytes = self.read_bytes(live)?;
         let text = String::from_utf8(bytes).map_err(|_| ReadError::new(live, Reason::Invalid))?;
         Ok(text.trim().to_owned())
+    }
+
+    /// The text of `rel` (`memory12/state`) below each of many entries of one directory. On
+    /// the live root the files are opened relative to the directory, opened once, so the
+    /// kernel does not walk the common prefix again for each; under a fixture root they are
+    /// read one by one like any file (a relative open could follow the tree's absolute links
+    /// out of it).
+    pub fn read_strings_in(&self, dir: &str, rels: &[String]) -> Vec<Result<String, ReadError>> {
+        let live_path = |rel: &str| format!("{dir}/{rel}");
+        let dir_fd = if self.root == Path::new("/") && !dir.split('/').any(|c| c == "..") {
+            use nix::fcntl::{OFlag, open};
+            open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ok()
+        } else {
+            None
+        };
+        rels.iter()
+            .map(|rel| {
+                let live = live_path(rel);
+                let Some(fd) = dir_fd.as_ref().filter(|_| !rel.split('/').any(|c| c == ".." || c.is_empty())) else {
+                    return self.read_string(&live);
+                };
+                use nix::fcntl::{OFlag, openat};
+                let file = openat(fd, rel.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                    .map(std::fs::File::from)
+                    .map_err(|e| ReadError::io(&live, &io::Error::from(e)))?;
+                let bytes = read_to_end(file, &live)?;
+                let text = String::from_utf8(bytes).map_err(|_| ReadError::new(&live, Reason::Invalid))?;
+                Ok(text.trim().to_owned())
+            })
+            .collect()
     }
 
     /// A decimal or `0x` hexadecimal attribute.
@@ -384,6 +419,25 @@ mod tests {
             assert_eq!(kernel_canonical(&format!("{top}{live}")), Some(format!("{top}{by_hand}")), "{live}");
         }
         assert_eq!(kernel_canonical(&format!("{top}/sys/nothing")), None);
+    }
+
+    #[test]
+    fn many_files_of_one_directory() {
+        let d = tempfile::tempdir().unwrap();
+        for (n, state) in [("memory0", "online\n"), ("memory1", "offline\n")] {
+            fs::create_dir_all(d.path().join(n)).unwrap();
+            fs::write(d.path().join(n).join("state"), state).unwrap();
+        }
+        let rels = ["memory0/state", "memory1/state", "memory2/state", "../memory0/state"].map(String::from);
+        let show = |v: Vec<Result<String, ReadError>>| -> Vec<String> {
+            v.into_iter().map(|r| r.unwrap_or_else(|e| e.reason.to_string())).collect()
+        };
+        let expected = ["online", "offline", "missing", "path leaves the root"];
+        // Relative to one open directory (the live root; a temporary directory, not /sys)...
+        let dir = d.path().to_str().unwrap();
+        assert_eq!(show(SysRoot::host().read_strings_in(dir, &rels)), expected);
+        // ...and one by one under a fixture root.
+        assert_eq!(show(SysRoot::new(d.path()).read_strings_in("/", &rels)), expected);
     }
 
     #[test]
