@@ -27,11 +27,16 @@
 # AF_INET, AF_INET6 or AF_PACKET socket (unix and netlink sockets are local and allowed).
 #
 # Fields: lshw -json's tree is flattened into field kinds `class/bus.key` (bus from businfo,
-# `-` without one; configuration.* one field each; capabilities one field per kind, whatever its
-# length; id/handle/physid/claimed/units/children are structure, not fields). Each kind is
-# mapped by hand to recon's JSON paths, and counts as covered only if recon has a value there on
-# this machine. Mappings for nodes this VM lacks (DMI, banks, caches) are best effort; anything
-# unmapped counts as lshw-only.
+# `pnp` for lshw's PnP nodes (id pnpNN:NN, no businfo), `-` otherwise; configuration.* one field
+# each; capabilities one field per kind, whatever its length; id/handle/physid/claimed/units/
+# children are structure, not fields). Each kind is mapped by hand to recon's JSON paths, and
+# counts as covered only if recon has a value there for the same device (PCI address, NIC,
+# disk, partition, virtio or PnP name) on every node of that kind. `path=word` means the list
+# at path holds word (`network[].flags=broadcast`). Three descriptions are lshw's constant
+# labels, the same text on every machine ("Computer" for a system without a DMI chassis type,
+# "Motherboard", "System memory"): they are listed apart and counted neither way. Mappings for
+# nodes this VM lacks (DMI, banks, caches, volumes) are best effort; anything unmapped counts
+# as lshw-only.
 #
 # Env: RUNS=10 (1-1000)  RECON_FIXTURES=<repo>/../shared/fixtures
 #      OUT=bench/results/inventory-<stamp>.csv (one line per run)
@@ -213,10 +218,15 @@ def nodes(n):
             yield from nodes(c)
 
 def scope(n):
-    """Which recon list entry a node is: the PCI function, NIC or disk of the same name."""
+    """Which recon list entry a node is: the PCI function, NIC, disk, partition, virtio or PnP
+    device of the same name."""
     s, bi = {}, n.get("businfo", "")
     if bi.startswith("pci@"):
         s["pci"] = ("address", bi[4:])
+    if bi.startswith("virtio@"):
+        s["virtio"] = ("name", "virtio" + bi[7:])
+    if n.get("id", "").startswith("pnp") and not bi:
+        s["pnp"] = ("name", n["id"][3:])
     names = n.get("logicalname", [])
     names = names if isinstance(names, list) else [names]
     if n.get("class") == "network" and names:
@@ -224,14 +234,29 @@ def scope(n):
     devs = [x[5:] for x in names if x.startswith("/dev/")]
     if n.get("class") == "disk" and devs:
         s["storage.disks"] = ("name", devs[0])
+    if n.get("class") == "volume" and devs:
+        s["storage.disks.partitions"] = ("name", devs[0])
     return s
 
+def bus_of(n):
+    if "businfo" in n:
+        return n["businfo"].split("@")[0]
+    return "pnp" if n.get("id", "").startswith("pnp") else "-"
+
+# lshw's constant descriptions: (class, key) -> the label (not machine data).
+LABELS = {("system", "description"): "Computer", ("bus", "description"): "Motherboard",
+          ("memory", "description"): "System memory"}
+
 fields = {}                                   # (class, bus, key) -> [(value, scope)] one per node
+labels = set()
 for n in nodes(lshw):
-    cls, bus = n.get("class", "?"), n["businfo"].split("@")[0] if "businfo" in n else "-"
+    cls, bus = n.get("class", "?"), bus_of(n)
     sc = scope(n)
     for k, v in n.items():
         if k in STRUCTURE:
+            continue
+        if LABELS.get((cls, k)) == v:
+            labels.add(f"{cls}/{bus}.{k} ({v})")
             continue
         if k == "configuration":
             for ck, cv in v.items():
@@ -250,8 +275,19 @@ M = {
     ("*", "pci", "businfo"): ["pci[].address"],
     ("*", "pci", "version"): ["pci[].revision"],
     ("*", "pci", "configuration.driver"): ["pci[].driver"],
-    ("*", "pci", "width"): None, ("*", "pci", "clock"): None,
-    ("*", "pci", "configuration.latency"): None, ("*", "pci", "capabilities"): None,
+    ("*", "pci", "width"): ["pci[].config.address_bits"],
+    ("*", "pci", "clock"): ["pci[].config.bus_clock_hz"],
+    ("*", "pci", "configuration.latency"): ["pci[].config.latency_timer"],
+    ("*", "pci", "configuration.maxlatency"): ["pci[].config.max_latency"],
+    ("*", "pci", "configuration.mingnt"): ["pci[].config.min_grant"],
+    ("*", "pci", "capabilities"): ["pci[].config.capabilities"],
+    ("*", "virtio", "businfo"): ["virtio[].name"],
+    ("*", "virtio", "description"): ["virtio[].kind"],   # lshw: "Virtual I/O device"
+    ("*", "virtio", "configuration.driver"): ["virtio[].driver"],
+    ("*", "pnp", "product"): ["pnp[].ids"],                # lshw: "PnP device PNP0501"
+    ("*", "pnp", "configuration.driver"): ["pnp[].driver"],
+    ("*", "pnp", "capabilities"): ["pnp[].name"],          # lshw: pnp
+    ("system", "*", "capabilities"): ["run.kernel_abi", "cpu.online_cpus"],  # vsyscall32; smp
     ("processor", "*", "product"): ["cpu.model_name"],
     ("processor", "*", "vendor"): ["cpu.vendor"],
     ("processor", "*", "version"): ["cpu.family"],            # lshw: family.model.stepping
@@ -297,6 +333,14 @@ M = {
     ("disk", "*", "size"): ["storage.disks[].size_bytes"],
     ("disk", "*", "configuration.logicalsectorsize"): ["storage.disks[].logical_block_bytes"],
     ("disk", "*", "configuration.sectorsize"): ["storage.disks[].physical_block_bytes"],
+    ("disk", "*", "configuration.mount.fstype"): ["storage.disks[].mounts[].fstype"],
+    ("disk", "*", "configuration.mount.options"): ["storage.disks[].mounts[].options"],
+    ("disk", "*", "configuration.state"): ["storage.disks[].mounts[].mount_point"],
+    ("volume", "*", "logicalname"): ["storage.disks[].partitions[].name"],
+    ("volume", "*", "size"): ["storage.disks[].partitions[].size_bytes"],
+    ("volume", "*", "configuration.mount.fstype"): ["storage.disks[].partitions[].mounts[].fstype"],
+    ("volume", "*", "configuration.mount.options"): ["storage.disks[].partitions[].mounts[].options"],
+    ("volume", "*", "configuration.state"): ["storage.disks[].partitions[].mounts[].mount_point"],
     ("network", "*", "logicalname"): ["network[].name"],
     ("network", "*", "serial"): ["network[].mac"],
     ("network", "*", "description"): ["network[].link_type"],
@@ -308,6 +352,11 @@ M = {
     ("network", "*", "configuration.speed"): ["network[].speed_mbps"],
     ("network", "*", "configuration.duplex"): ["network[].duplex"],
     ("network", "*", "size"): ["network[].speed_mbps"],
+    ("network", "*", "configuration.ip"): ["network[].ipv4[].address"],
+    ("network", "*", "configuration.autonegotiation"): ["network[].autonegotiation"],
+    ("network", "*", "configuration.broadcast"): ["network[].flags=broadcast"],
+    ("network", "*", "configuration.multicast"): ["network[].flags=multicast"],
+    ("network", "*", "configuration.port"): ["network[].port"],
 }
 
 def lookup(cls, bus, key):
@@ -317,6 +366,7 @@ def lookup(cls, bus, key):
     return None
 
 def values(doc, path, sc):
+    path, _, word = path.partition("=")
     cur, prefix = [doc], ""
     for part in path.split("."):
         many = part.endswith("[]")
@@ -330,6 +380,8 @@ def values(doc, path, sc):
                 cur = [x for x in cur if isinstance(x, dict) and x.get(k) == want]
         else:
             cur = nxt
+    if word:
+        cur = [word for v in cur if isinstance(v, list) and word in v]
     return [v for v in cur if v not in (None, "", [], {})]
 
 def short(v):
@@ -368,6 +420,7 @@ def leaves(v, path=""):
 recon_leaves = set(leaves(recon))
 print(f"\nlshw fields on this machine: {len(fields)}; recon covers: {covered}; "
       f"lshw-only fields: {lshw_only}")
+print(f"lshw constant labels, counted neither way: {len(labels)}: {sorted(labels)}")
 keys = sorted({f"{x.split('/', 1)[1].split(' ')[0]}" for x in lshw_only})
 print(f"lshw-only, class ignored (bus.key): {len(keys)}: {keys}")
 print(f"recon fields with a value on this machine: {len(recon_leaves)} "

@@ -304,13 +304,15 @@ fn inventory(mut parser: lexopt::Parser) -> anyhow::Result<ExitCode> {
         inventory::names::name_pci(&mut inv, &inventory::names::best_db());
     }
     let json = format.unwrap_or_else(|| !std::io::stdout().is_terminal());
-    let mut out = std::io::stdout().lock();
+    // stdout is line-buffered: pretty JSON would be one write(2) per line.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     if json {
         serde_json::to_writer_pretty(&mut out, &inv)?;
         writeln!(out)?;
     } else {
         out.write_all(inventory::report::table(&inv).as_bytes())?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,5 +18,5 @@ pub mod report;
 pub mod smbios;
 mod sysroot;
 
-pub use collect::{DeviceError, DeviceIo, DriverInfo, NoDevices, Options, collect};
+pub use collect::{DeviceError, DeviceIo, DriverInfo, Ipv4Entry, LinkSettings, NoDevices, Options, collect};
 pub use sysroot::{ReadError, Reason, SysRoot};

@@ -1,7 +1,7 @@
-//! The live machine's [`DeviceIo`]: ethtool and IPMI ioctls.
+//! The live machine's [`DeviceIo`]: ethtool, interface address and IPMI ioctls.
 //!
 //! The structures the ioctls exchange are the kernel's UAPI ones, written out here from
-//! `linux/ethtool.h` and `linux/ipmi.h` (linux-libc-dev 6.1) with `#[repr(C)]`, and their sizes
+//! `linux/ethtool.h`, `linux/if.h`, `linux/in.h` and `linux/ipmi.h` (linux-libc-dev 6.1) with `#[repr(C)]`, and their sizes
 //! asserted at compile time against what the C compiler gives for the same headers. The ioctl
 //! numbers are computed from those sizes by nix's `ioctl_*!` macros, the same way the headers'
 //! `_IOR`/`_IOWR` compute them, and asserted against the headers' values on 64-bit.
@@ -23,7 +23,7 @@ use nix::libc::{self, c_char, c_int, c_long, c_short, c_uchar, c_uint, c_ushort}
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
-use crate::collect::{DeviceError, DeviceIo, DriverInfo};
+use crate::collect::{DeviceError, DeviceIo, DriverInfo, Ipv4Entry, LinkSettings};
 
 /// This machine.
 #[derive(Debug, Default)]
@@ -51,6 +51,16 @@ impl DeviceIo for Host {
             firmware: c_text(&req.fw_version),
             bus_info: c_text(&req.bus_info),
         })
+    }
+
+    fn link_settings(&self, ifname: &str) -> Result<LinkSettings, DeviceError> {
+        let mut req = EthtoolCmd { cmd: ETHTOOL_GSET, ..EthtoolCmd::default() };
+        ethtool(ifname, "ETHTOOL_GSET", &mut req)?;
+        Ok(LinkSettings { autoneg: req.autoneg != 0, port: req.port })
+    }
+
+    fn ipv4_addresses(&self) -> Result<Vec<Ipv4Entry>, DeviceError> {
+        ipv4_addresses()
     }
 
     fn ipmi_device(&self) -> Option<String> {
@@ -153,6 +163,8 @@ mod ioctls {
     // instead of leaving it queued, where it would block every later receive.
     nix::ioctl_readwrite!(ipmictl_receive_msg_trunc, IPMI_IOC_MAGIC, 11, IpmiRecv);
     nix::ioctl_readwrite_bad!(siocethtool, nix::libc::SIOCETHTOOL, Ifreq);
+    nix::ioctl_readwrite_bad!(siocgifconf, nix::libc::SIOCGIFCONF, super::Ifconf);
+    nix::ioctl_readwrite_bad!(siocgifnetmask, nix::libc::SIOCGIFNETMASK, super::IfreqAddr);
 }
 
 /// Sequence numbers for requests: the driver echoes one back with its reply.
@@ -249,6 +261,7 @@ fn receive(dev: &File, msgid: c_long, netfn: u8, cmd: u8, deadline: Instant) -> 
 
 //--- ethtool (linux/ethtool.h, linux/sockios.h)
 
+const ETHTOOL_GSET: u32 = 0x01;
 const ETHTOOL_GDRVINFO: u32 = 0x03;
 const ETHTOOL_GPERMADDR: u32 = 0x20;
 /// `MAX_ADDR_LEN` (linux/netdevice.h): the longest hardware address.
@@ -260,6 +273,30 @@ struct EthtoolPermAddr {
     cmd: u32,
     size: u32,
     data: [u8; MAX_ADDR_LEN],
+}
+
+/// `struct ethtool_cmd` (the legacy link settings, which every driver with link_ksettings
+/// still answers through the kernel's compatibility path).
+#[derive(Default)]
+#[repr(C)]
+struct EthtoolCmd {
+    cmd: u32,
+    supported: u32,
+    advertising: u32,
+    speed: u16,
+    duplex: u8,
+    port: u8,
+    phy_address: u8,
+    transceiver: u8,
+    autoneg: u8,
+    mdio_support: u8,
+    maxtxpkt: u32,
+    maxrxpkt: u32,
+    speed_hi: u16,
+    eth_tp_mdix: u8,
+    eth_tp_mdix_ctrl: u8,
+    lp_advertising: u32,
+    reserved: [u32; 2],
 }
 
 /// `struct ethtool_drvinfo`.
@@ -293,8 +330,10 @@ struct Ifreq {
 const IFREQ_PAD: usize = size_of::<libc::ifreq>() - libc::IFNAMSIZ - size_of::<*mut c_void>();
 
 const _: () = {
-    // gcc: sizeof(struct ethtool_drvinfo) 196, sizeof(struct ethtool_perm_addr) 8 plus data.
+    // gcc: sizeof(struct ethtool_drvinfo) 196, sizeof(struct ethtool_perm_addr) 8 plus data,
+    // sizeof(struct ethtool_cmd) 44.
     assert!(size_of::<EthtoolDrvinfo>() == 196);
+    assert!(size_of::<EthtoolCmd>() == 44);
     assert!(size_of::<EthtoolPermAddr>() == 8 + MAX_ADDR_LEN);
     assert!(size_of::<Ifreq>() == size_of::<libc::ifreq>());
     assert!(align_of::<Ifreq>() == align_of::<libc::ifreq>());
@@ -315,6 +354,8 @@ unsafe trait EthtoolRequest {}
 unsafe impl EthtoolRequest for EthtoolPermAddr {}
 // SAFETY: `struct ethtool_drvinfo` exactly (size asserted); the kernel writes that structure.
 unsafe impl EthtoolRequest for EthtoolDrvinfo {}
+// SAFETY: `struct ethtool_cmd` exactly (size asserted); ETHTOOL_GSET writes that structure.
+unsafe impl EthtoolRequest for EthtoolCmd {}
 
 /// One SIOCETHTOOL request on `ifname`.
 fn ethtool<T: EthtoolRequest>(ifname: &str, what: &str, req: &mut T) -> Result<(), DeviceError> {
@@ -332,6 +373,91 @@ fn ethtool<T: EthtoolRequest>(ifname: &str, what: &str, req: &mut T) -> Result<(
         e => DeviceError::Failed(format!("SIOCETHTOOL {what} on {ifname}: {e}")),
     })?;
     Ok(())
+}
+
+//--- IPv4 addresses (SIOCGIFCONF, SIOCGIFNETMASK; linux/if.h, linux/in.h)
+
+/// `struct sockaddr_in`, as plain octets.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+struct SockaddrIn {
+    family: u16,
+    port: [u8; 2],
+    addr: [u8; 4],
+    zero: [u8; 8],
+}
+
+/// `struct ifreq` with an address in its union: the name, then a `struct sockaddr`.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+struct IfreqAddr {
+    name: [c_char; libc::IFNAMSIZ],
+    addr: SockaddrIn,
+    pad: [u8; IFREQ_ADDR_PAD],
+}
+
+const IFREQ_ADDR_PAD: usize = size_of::<libc::ifreq>() - libc::IFNAMSIZ - size_of::<SockaddrIn>();
+
+impl Default for IfreqAddr {
+    fn default() -> IfreqAddr {
+        IfreqAddr { name: [0; libc::IFNAMSIZ], addr: SockaddrIn::default(), pad: [0; IFREQ_ADDR_PAD] }
+    }
+}
+
+/// `struct ifconf`: the length of the buffer in octets, then the buffer.
+#[repr(C)]
+struct Ifconf {
+    len: c_int,
+    buf: *mut IfreqAddr,
+}
+
+const _: () = {
+    // The kernel writes SIOCGIFCONF's entries `sizeof(struct ifreq)` apart.
+    assert!(size_of::<SockaddrIn>() == size_of::<libc::sockaddr_in>());
+    assert!(size_of::<IfreqAddr>() == size_of::<libc::ifreq>());
+    assert!(size_of::<Ifconf>() == size_of::<libc::ifconf>());
+    assert!(libc::SIOCGIFCONF == 0x8912);
+    assert!(libc::SIOCGIFNETMASK == 0x891b);
+};
+
+/// Every IPv4 address with its interface (or alias label) and netmask. The buffer grows until
+/// the kernel leaves room to spare, so no address is cut off.
+fn ipv4_addresses() -> Result<Vec<Ipv4Entry>, DeviceError> {
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| DeviceError::Failed(format!("socket for SIOCGIFCONF: {e}")))?;
+    let mut entries = vec![IfreqAddr::default(); 64];
+    let used = loop {
+        let room = entries.len() * size_of::<IfreqAddr>();
+        let mut conf = Ifconf { len: c_int::try_from(room).unwrap_or(c_int::MAX), buf: entries.as_mut_ptr() };
+        // SAFETY: `sock` is an open socket; `conf` is a `struct ifconf` (size asserted) whose
+        // buffer is `entries`, live and `conf.len` octets long; the kernel writes at most that
+        // many octets of whole `struct ifreq`s into it and sets `conf.len` to what it wrote.
+        unsafe { ioctls::siocgifconf(sock.as_raw_fd(), &raw mut conf) }
+            .map_err(|e| DeviceError::Failed(format!("SIOCGIFCONF: {e}")))?;
+        let used = usize::try_from(conf.len).unwrap_or(0) / size_of::<IfreqAddr>();
+        // A full buffer may have been cut short: ask again with twice the room.
+        if used < entries.len() || entries.len() >= 1 << 16 {
+            break used.min(entries.len());
+        }
+        entries = vec![IfreqAddr::default(); entries.len() * 2];
+    };
+    let mut out = Vec::new();
+    for e in &entries[..used] {
+        if e.addr.family != libc::AF_INET as u16 {
+            continue;
+        }
+        let mut req = IfreqAddr { name: e.name, ..IfreqAddr::default() };
+        // SAFETY: `sock` is an open socket; `req` is a `struct ifreq` (size asserted) with a
+        // NUL-terminated name (the kernel's own, IFNAMSIZ with its NUL); the kernel writes a
+        // `struct sockaddr` into its union, which `req.addr` and `req.pad` cover.
+        let netmask = match unsafe { ioctls::siocgifnetmask(sock.as_raw_fd(), &raw mut req) } {
+            Ok(_) => req.addr.addr,
+            Err(_) => [0; 4],
+        };
+        let name: Vec<u8> = e.name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        out.push(Ipv4Entry { ifname: String::from_utf8_lossy(&name).into_owned(), address: e.addr.addr, netmask });
+    }
+    Ok(out)
 }
 
 /// An interface name as `ifr_name` holds it: at most IFNAMSIZ - 1 octets, no NUL, NUL-padded.
@@ -382,6 +508,16 @@ mod tests {
     fn loopback_through_the_real_ioctl() {
         assert_eq!(Host.permanent_mac("lo"), Ok(vec![0; 6]));
         assert_eq!(Host.driver_info("lo"), Err(DeviceError::Unsupported));
+    }
+
+    #[test]
+    fn loopback_has_its_address_and_no_link_settings() {
+        let all = Host.ipv4_addresses().unwrap();
+        assert!(
+            all.iter().any(|e| e.ifname == "lo" && e.address == [127, 0, 0, 1] && e.netmask == [255, 0, 0, 0]),
+            "{all:?}"
+        );
+        assert!(Host.link_settings("lo").is_err());
     }
 
     #[test]

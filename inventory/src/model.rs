@@ -10,12 +10,21 @@
 //! - `errors` records every read that failed for a reason other than "this machine has no such
 //!   thing", so a degraded field is visible instead of silently empty.
 //!
-//! [`SCHEMA`] changes whenever a field is added, removed or changes meaning.
+//! [`SCHEMA`] changes whenever a field is added, removed or changes meaning. A field is only
+//! ever added with `#[serde(default)]`, so JSON written at an older schema still reads (the new
+//! fields empty); postcard has no field names and reads at [`SCHEMA`] only.
+//!
+//! Schemas: 1, the first; 2 added `run.timings` and `run.kernel_abi`, `pci[].config`, the
+//! addresses, flags, autonegotiation and port of `network[]`, `partitions` and `mounts` of
+//! `storage.disks[]`, and the `virtio`, `pnp` and `input` device lists.
 
 use serde::{Deserialize, Serialize};
 
 /// The schema version written into every inventory.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
+
+/// The oldest schema whose JSON reads as an [`Inventory`] of this one.
+pub const OLDEST_JSON_SCHEMA: u32 = 1;
 
 /// Everything recon learned about one machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +57,16 @@ pub struct Inventory {
     pub power_supplies: Vec<PowerSupply>,
     /// USB devices.
     pub usb: Vec<UsbDevice>,
+    /// virtio devices (`/sys/bus/virtio/devices`): what runs on each virtio PCI function.
+    #[serde(default)]
+    pub virtio: Vec<VirtioDevice>,
+    /// Plug and Play devices the firmware describes (`/sys/bus/pnp/devices`): serial ports,
+    /// PS/2 controllers, the RTC, ...
+    #[serde(default)]
+    pub pnp: Vec<PnpDevice>,
+    /// Input devices (`/sys/class/input`): keyboards, mice, buttons.
+    #[serde(default)]
+    pub input: Vec<InputDevice>,
     /// Reads that failed, per collector.
     pub errors: Vec<Problem>,
 }
@@ -106,6 +125,22 @@ pub struct Run {
     pub boot_mac: Option<String>,
     /// The image this run booted (`root=live:URL`), if it is a recon live boot.
     pub live_root: Option<String>,
+    /// Where `duration_us` went, collector by collector, in the order they ran (schema 2).
+    #[serde(default)]
+    pub timings: Vec<Timing>,
+    /// The kernel's ABI switches (the entries of `/proc/sys/abi`: `vsyscall32` where 32-bit
+    /// processes can run).
+    #[serde(default)]
+    pub kernel_abi: Vec<String>,
+}
+
+/// How long one collector took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// The collector, as [`Problem::collector`] names it.
+    pub collector: String,
+    /// Microseconds.
+    pub us: u64,
 }
 
 /// System identity (SMBIOS types 1, 2 and 3).
@@ -471,6 +506,46 @@ pub struct Disk {
     pub pci_address: Option<String>,
     /// The NVMe controller (`nvme0`).
     pub nvme_controller: Option<String>,
+    /// Partitions (`/sys/block/<disk>/<partition>`), in kernel order.
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
+    /// Where the whole disk itself is mounted (a file system on the disk, no partition table).
+    #[serde(default)]
+    pub mounts: Vec<Mount>,
+}
+
+/// One partition of a disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    /// Kernel name (`sda1`, `nvme0n1p1`).
+    pub name: String,
+    /// Partition number (`partition`).
+    pub number: Option<u32>,
+    /// `major:minor`.
+    pub dev: Option<String>,
+    /// First byte on the disk (`start`, in 512-byte sectors).
+    pub start_bytes: Option<u64>,
+    /// Size (`size`, in 512-byte sectors).
+    pub size_bytes: Option<u64>,
+    /// Read-only.
+    pub read_only: Option<bool>,
+    /// Where it is mounted.
+    pub mounts: Vec<Mount>,
+}
+
+/// One mount of a block device, from `/proc/self/mountinfo` (proc(5)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// Mount point, with the kernel's octal escapes undone.
+    pub mount_point: String,
+    /// File system type (`ext4`, `vfat`).
+    pub fstype: String,
+    /// Mount source as the kernel shows it (`/dev/sda1`).
+    pub source: Option<String>,
+    /// Per-mount options (`rw,relatime`).
+    pub options: String,
+    /// Per-superblock options (`rw,errors=remount-ro`).
+    pub super_options: String,
 }
 
 /// One NVMe controller (`/sys/class/nvme/nvmeN`).
@@ -541,6 +616,33 @@ pub struct Nic {
     pub ib_port_gid: Option<String>,
     /// The node PXE-booted through this interface.
     pub boot: bool,
+    /// Interface flags by name (`up`, `broadcast`, `running`, `multicast`; sysfs `flags`,
+    /// the `IFF_*` bits of linux/if.h).
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// IPv4 addresses (`SIOCGIFCONF` and `SIOCGIFNETMASK`; aliases such as `eth0:1` included).
+    #[serde(default)]
+    pub ipv4: Vec<IpAddress>,
+    /// IPv6 addresses (`/proc/net/if_inet6`).
+    #[serde(default)]
+    pub ipv6: Vec<IpAddress>,
+    /// Link autonegotiation enabled (`ETHTOOL_GSET`).
+    #[serde(default)]
+    pub autonegotiation: Option<bool>,
+    /// Connector (`ETHTOOL_GSET`): `tp`, `aui`, `mii`, `fibre`, `bnc`, `da`, `none`, `other`.
+    #[serde(default)]
+    pub port: Option<String>,
+}
+
+/// An interface address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpAddress {
+    /// The address as text (`192.0.2.2`, `fe80::1`).
+    pub address: String,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// For IPv6, the scope (`global`, `link`, `host`, `site`); `None` for IPv4.
+    pub scope: Option<String>,
 }
 
 /// PCIe link state.
@@ -583,6 +685,45 @@ pub struct PciDevice {
     pub slot: Option<String>,
     /// Names from pci.ids, added by [`crate::names`]; `None` as collected.
     pub names: Option<PciNames>,
+    /// What the configuration space header says (sysfs `config`), when it could be read.
+    #[serde(default)]
+    pub config: Option<PciConfig>,
+}
+
+/// A PCI function's configuration space header and capability lists (PCI Local Bus 3.0,
+/// chapter 6; PCI Express Base, chapter 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PciConfig {
+    /// Its size as sysfs gives it: 256 (PCI) or 4096 (PCI Express extended space). Without
+    /// root only the first 64 octets read: the capability lists then stay empty.
+    pub octets: u32,
+    /// Header type, the multi-function bit cleared: 0 device, 1 PCI bridge, 2 CardBus bridge.
+    pub header_type: u8,
+    /// The multi-function bit of the header type.
+    pub multifunction: bool,
+    /// The command register may master the bus (command bit 2).
+    pub bus_master: bool,
+    /// The device can run its conventional PCI bus at 66 MHz (status bit 5); the bus clock is
+    /// 66 MHz then, 33 MHz otherwise.
+    pub bus_clock_hz: u64,
+    /// The widest memory BAR: 64 if any is 64-bit (BAR type 10b), else 32.
+    pub address_bits: u8,
+    /// Latency timer (offset 0x0d; for a bridge, the secondary latency timer at 0x1b).
+    pub latency_timer: u8,
+    /// Minimum grant (0x3e, header type 0), when not 0.
+    pub min_grant: Option<u8>,
+    /// Maximum latency (0x3f, header type 0), when not 0.
+    pub max_latency: Option<u8>,
+    /// Interrupt pin (`INTA`-`INTD`), when the function uses one.
+    pub interrupt_pin: Option<String>,
+    /// The capability list (status bit 4), by lshw's names where it has one (`pm`, `msi`,
+    /// `msix`, `pciexpress`, `vpd`, `pcix`, `ht`, `vendor_specific`, ...), else `cap_0xNN`.
+    pub capabilities: Vec<String>,
+    /// PCI Express extended capabilities (from 0x100, needs the 4096 octets): `aer`, `dsn`,
+    /// `sriov`, `acs`, `ari`, ..., else `ecap_0xNNNN`.
+    pub extended_capabilities: Vec<String>,
+    /// Device Serial Number (extended capability 3), as lspci prints it (`00-11-22-...`).
+    pub serial_number: Option<String>,
 }
 
 /// Human names for a PCI function.
@@ -701,6 +842,57 @@ pub struct PowerSupply {
     pub hot_replaceable: Option<bool>,
     /// Status (`OK`, `Non-critical`, `Critical`, ...).
     pub status: Option<String>,
+}
+
+/// A virtio device (`/sys/bus/virtio/devices/virtioN`, the virtio 1.x device types).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtioDevice {
+    /// `virtio0`.
+    pub name: String,
+    /// Device type (`device`): 1 network, 2 block, 4 entropy, 5 balloon, 19 vsock, ...
+    pub device_id: Option<u32>,
+    /// The device type by name (`network`, `block`, `entropy`, `balloon`, `vsock`, ...).
+    pub kind: Option<String>,
+    /// Vendor id (`vendor`; 0x1af4 for most).
+    pub vendor_id: Option<u32>,
+    /// The bound driver (`virtio_net`, `virtio_blk`).
+    pub driver: Option<String>,
+    /// The PCI function it sits on (virtio-pci), if any.
+    pub pci_address: Option<String>,
+}
+
+/// A Plug and Play device (`/sys/bus/pnp/devices/NN:NN`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PnpDevice {
+    /// `00:01`.
+    pub name: String,
+    /// Its EISA/PNP ids (`PNP0303`), the first the main one.
+    pub ids: Vec<String>,
+    /// The bound driver (`serial`, `i8042 kbd`).
+    pub driver: Option<String>,
+}
+
+/// An input device (`/sys/class/input/inputN`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputDevice {
+    /// `input0`.
+    pub name: String,
+    /// What the driver calls it (`AT Translated Set 2 keyboard`).
+    pub product: Option<String>,
+    /// Physical path (`isa0060/serio0/input0`).
+    pub phys: Option<String>,
+    /// Unique id (a Bluetooth address, a serial), when it has one.
+    pub uniq: Option<String>,
+    /// Bus type (`id/bustype`, linux/input.h `BUS_*`: 0x11 i8042, 0x03 USB, ...).
+    pub bus_type: Option<u16>,
+    /// Vendor id.
+    pub vendor_id: Option<u16>,
+    /// Product id.
+    pub product_id: Option<u16>,
+    /// Version.
+    pub version: Option<u16>,
+    /// Its handlers (`event0`, `mouse0`).
+    pub handlers: Vec<String>,
 }
 
 /// A USB device.

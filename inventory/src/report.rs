@@ -25,6 +25,12 @@ fn opt(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
+/// `/, /run/netns (ext4)`: where, then what (of the first; `m` is never empty here).
+fn mount_points(m: &[crate::model::Mount]) -> String {
+    let points: Vec<&str> = m.iter().map(|m| m.mount_point.as_str()).collect();
+    format!("{} ({})", points.join(", "), m.first().map_or("", |m| m.fstype.as_str()))
+}
+
 /// The text view.
 pub fn table(inv: &Inventory) -> String {
     let mut o = String::new();
@@ -105,18 +111,26 @@ pub fn table(inv: &Inventory) -> String {
             opt(&d.firmware),
             d.wwn.as_ref().map(|w| format!(" wwn {w}")).unwrap_or_default()
         );
+        if !d.mounts.is_empty() {
+            let _ = writeln!(o, "            mounted on {}", mount_points(&d.mounts));
+        }
+        for p in &d.partitions {
+            let on = if p.mounts.is_empty() { String::new() } else { format!(" on {}", mount_points(&p.mounts)) };
+            let _ = writeln!(o, "  part    {:<10} {:>9}{on}", p.name, p.size_bytes.map(bytes).unwrap_or_default());
+        }
     }
     for n in &inv.network {
         let speed = n.speed_mbps.map(|s| format!("{s} Mb/s")).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             o,
-            "nic       {:<10} {} {} {} {}{}{}",
+            "nic       {:<10} {} {} {} {}{}{}{}",
             n.name,
             opt(&n.mac),
             opt(&n.operstate),
             speed,
             opt(&n.driver),
             n.pci_address.as_ref().map(|a| format!(" at {a}")).unwrap_or_default(),
+            n.ipv4.iter().map(|a| format!(" {}/{}", a.address, a.prefix_len)).collect::<String>(),
             if n.boot { " (PXE boot)" } else { "" }
         );
     }

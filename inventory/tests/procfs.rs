@@ -61,6 +61,23 @@ fn identity_from_dmi_id_pci_and_network() {
     assert_eq!(inv.memory.usable_bytes, Some(15_666_184 * 1024));
 }
 
+/// The tree's `config` files were stored as text and came out with UTF-8 replacement
+/// characters in them (82 and 80 octets, a header of nonsense): they degrade the functions'
+/// `config` and add an error, nothing else.
+#[test]
+fn mangled_config_files_degrade_only_the_config() {
+    let (_t, inv) = procfs_tree();
+    assert_eq!(inv.pci.len(), 3);
+    assert!(inv.pci.iter().all(|p| p.vendor_id.is_some() && p.class.is_some()));
+    let configs: Vec<_> = inv.pci.iter().map(|p| p.config.as_ref().map(|c| c.octets)).collect();
+    assert_eq!(configs, [Some(82), Some(80), None], "0000:a2:00.0 has no config file");
+    let pci_errors: Vec<_> = inv.errors.iter().filter(|e| e.collector == "pci").collect();
+    assert_eq!(pci_errors.len(), 1, "{pci_errors:?}");
+    assert!(pci_errors[0].path.ends_with("0000:00:02.1/config"));
+    // The NIC's sysfs flags (0x1303).
+    assert_eq!(inv.network[0].flags, ["up", "broadcast", "promisc", "allmulti", "multicast"]);
+}
+
 #[test]
 fn the_inventory_round_trips_through_json_and_postcard() {
     let (_t, mut inv) = procfs_tree();

@@ -2,7 +2,8 @@
 //!
 //! - util-linux's lsblk dumps: every whole disk lsblk lists must be one of recon's disks (and no
 //!   other device may be), and each disk must agree with lsblk's expected output on every column
-//!   both have. One dump also carries the udev properties lsblk read in place of a udev
+//!   both have; so must every partition (MAJ:MIN, SIZE, RO, MOUNTPOINT and MOUNTPOINTS, from the
+//!   dumps' `proc/self/mountinfo`, bcachefs's one mount of two partitions included). One dump also carries the udev properties lsblk read in place of a udev
 //!   database (`<dump>/dev/<name>`), so serial, WWN and udev's `ID_PATH` are compared too.
 //! - prometheus/procfs's fixture tree: a flattened `/sys/block`, `/sys/class/nvme` and
 //!   `/sys/class/nvme-subsystem`, and a SAS disk behind an expander.
@@ -19,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use inventory::model::{Disk, Inventory, Source};
+use inventory::model::{Disk, Inventory, Mount, Partition, Source};
 use inventory::{NoDevices, Options, SysRoot, collect};
 
 fn fixtures() -> PathBuf {
@@ -273,9 +274,33 @@ fn as_lsblk(d: &Disk, column: &str, udev: Option<&BTreeMap<String, String>>) -> 
             }
         }
         "HCTL" => text(&d.hctl),
+        "MOUNTPOINT" => mountpoint(&d.mounts),
+        "MOUNTPOINTS" => mountpoints(&d.mounts),
         "TRAN" => text(&d.transport),
         "SERIAL" => text(&d.serial),
         "WWN" => text(&d.wwn),
+        _ => return None,
+    })
+}
+
+/// lsblk's MOUNTPOINT: the first mount point (all of these dumps have one at most).
+fn mountpoint(m: &[Mount]) -> String {
+    m.first().map(|m| m.mount_point.clone()).unwrap_or_default()
+}
+
+/// lsblk's MOUNTPOINTS, one line per mount point: the same, for single mounts.
+fn mountpoints(m: &[Mount]) -> String {
+    m.iter().map(|m| m.mount_point.as_str()).collect::<Vec<_>>().join("\n")
+}
+
+/// recon's value for an lsblk column of a partition row.
+fn part_as_lsblk(p: &Partition, column: &str) -> Option<String> {
+    Some(match column {
+        "MAJ:MIN" => text(&p.dev),
+        "SIZE" => p.size_bytes.map(lsblk_size).unwrap_or_default(),
+        "RO" => flag(p.read_only),
+        "MOUNTPOINT" => mountpoint(&p.mounts),
+        "MOUNTPOINTS" => mountpoints(&p.mounts),
         _ => return None,
     })
 }
@@ -289,6 +314,7 @@ fn compare_dump(dump: &str, tally: &mut Tally) -> Inventory {
     // Every table of the dump, merged per top-level device; children (partitions, LVM) noted.
     let mut top: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut children = BTreeSet::new();
+    let mut child_rows: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let expected = fixtures().join("lsblk-dumps/expected");
     let mut tables = 0;
     for entry in fs::read_dir(&root).expect("dump dir") {
@@ -301,7 +327,9 @@ fn compare_dump(dump: &str, tally: &mut Tally) -> Inventory {
         for row in parse_table(&out) {
             let name = row.get("NAME").expect("NAME column").clone();
             if name.starts_with(['|', '`', ' ']) {
-                children.insert(name.trim_start_matches(['|', '`', '-', ' ']).to_owned());
+                let child = name.trim_start_matches(['|', '`', '-', ' ']).to_owned();
+                child_rows.entry(child.clone()).or_default().extend(row);
+                children.insert(child);
             } else {
                 top.entry(name).or_default().extend(row);
             }
@@ -332,6 +360,23 @@ fn compare_dump(dump: &str, tally: &mut Tally) -> Inventory {
         .collect();
     let seen: BTreeSet<String> = recon_disks.iter().chain(skipped.iter()).map(|s| (*s).to_owned()).collect();
     assert_eq!(seen, block, "{dump}: every /sys/block entry is a disk or skipped");
+
+    // Partitions: every `part` row is one of recon's partitions, of the disk above it.
+    let partitions: BTreeMap<&str, &Partition> =
+        storage.disks.iter().flat_map(|d| d.partitions.iter().map(|p| (p.name.as_str(), p))).collect();
+    let lsblk_parts: BTreeSet<&str> = child_rows
+        .iter()
+        .filter(|(_, r)| r.get("TYPE").map(String::as_str) == Some("part"))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(partitions.keys().copied().collect::<BTreeSet<_>>(), lsblk_parts, "{dump}: partitions");
+    for (name, p) in &partitions {
+        for (column, theirs) in &child_rows[*name] {
+            if let Some(ours) = part_as_lsblk(p, column) {
+                tally.check(dump, name, column, theirs.as_str(), &ours);
+            }
+        }
+    }
 
     for d in &storage.disks {
         let row = top.get(&d.name).expect("lsblk row");
@@ -379,9 +424,22 @@ fn disks_agree_with_lsblk_and_udev_on_util_linux_dumps() {
     );
     println!("per column: {:?}", tally.compared);
     // Not a vacuous pass: the columns that matter were there to compare.
-    for column in
-        ["SIZE", "MAJ:MIN", "RM", "RO", "ROTA", "LOG-SEC", "PHY-SEC", "MODEL", "VENDOR", "REV", "SERIAL", "WWN"]
-    {
+    for column in [
+        "SIZE",
+        "MAJ:MIN",
+        "RM",
+        "RO",
+        "ROTA",
+        "LOG-SEC",
+        "PHY-SEC",
+        "MODEL",
+        "VENDOR",
+        "REV",
+        "SERIAL",
+        "WWN",
+        "MOUNTPOINT",
+        "MOUNTPOINTS",
+    ] {
         assert!(tally.compared.get(column).copied().unwrap_or(0) > 0, "column {column} never compared");
     }
     assert_eq!(disks, 10);

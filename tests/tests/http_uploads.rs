@@ -118,10 +118,11 @@ fn uploads_are_stored_only_with_the_right_token_and_a_valid_body() {
     let mut pc_long = postcard::to_stdvec(&inv1).unwrap();
     pc_long.extend_from_slice(b"xx");
     let auth = bearer(&t1);
+    let newer_reason = format!("inventory schema {}", SCHEMA + 1);
     for (body, ct, expect) in [
         (b"{\"schema\": 1, \"run\": ".to_vec(), json_ct, "not an inventory in JSON"),
         (b"\xff\xfe\x00garbage".to_vec(), pc_ct, "not an inventory in postcard"),
-        (serde_json::to_vec(&newer).unwrap(), json_ct, "schema 2"),
+        (serde_json::to_vec(&newer).unwrap(), json_ct, newer_reason.as_str()),
         (serde_json::to_vec(&inv2).unwrap(), json_ct, "run.boot_mac 52:54:00:00:00:02"),
         (pc_long, pc_ct, "2 octets after the inventory"),
     ] {

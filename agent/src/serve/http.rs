@@ -954,12 +954,24 @@ pub(crate) fn upload_format(content_type: Option<&str>) -> Result<UploadFormat, 
 /// Decodes and checks an uploaded inventory for the node `mac`, and returns it as the pretty
 /// JSON the store keeps. Refusals are 400s with a one-line reason.
 pub(crate) fn decode_upload(format: UploadFormat, body: &[u8], mac: &str) -> Result<Vec<u8>, Reject> {
-    use inventory::model::{Inventory, SCHEMA};
+    use inventory::model::{Inventory, OLDEST_JSON_SCHEMA, SCHEMA};
     let inv: Inventory = match format {
         UploadFormat::Json => {
             serde_json::from_slice(body).map_err(|e| Reject::new(400, format!("not an inventory in JSON: {e}")))?
         }
         UploadFormat::Postcard => {
+            // The schema is the first field: checked before the rest is decoded with a layout
+            // that is this schema's only.
+            let (schema, _) = postcard::take_from_bytes::<u32>(body)
+                .map_err(|e| Reject::new(400, format!("not an inventory in postcard: {e}")))?;
+            if schema != SCHEMA {
+                return Err(Reject::new(
+                    400,
+                    format!(
+                        "not an inventory in postcard at schema {SCHEMA}, the only one this master reads: schema {schema}"
+                    ),
+                ));
+            }
             let (inv, rest) = postcard::take_from_bytes::<Inventory>(body)
                 .map_err(|e| Reject::new(400, format!("not an inventory in postcard: {e}")))?;
             if !rest.is_empty() {
@@ -968,8 +980,11 @@ pub(crate) fn decode_upload(format: UploadFormat, body: &[u8], mac: &str) -> Res
             inv
         }
     };
-    if inv.schema != SCHEMA {
-        return Err(Reject::new(400, format!("inventory schema {} but this master reads schema {SCHEMA}", inv.schema)));
+    if !(OLDEST_JSON_SCHEMA..=SCHEMA).contains(&inv.schema) {
+        return Err(Reject::new(
+            400,
+            format!("inventory schema {} but this master reads schema {OLDEST_JSON_SCHEMA} to {SCHEMA}", inv.schema),
+        ));
     }
     // The agent writes the MAC it booted from; an inventory filed under another node's MAC is
     // a mix-up worth refusing.
@@ -1243,8 +1258,16 @@ mod tests {
         longer.push(0);
         assert_eq!(status(UploadFormat::Postcard, &longer, mac).reason, "1 octets after the inventory");
         assert!(status(UploadFormat::Json, &json, "52:54:00:00:00:02").reason.contains("run.boot_mac"));
-        let old = serde_json::to_vec(&Inventory { schema: SCHEMA + 1, ..Inventory::default() }).unwrap();
-        assert!(status(UploadFormat::Json, &old, mac).reason.contains("schema"));
+        let newer = serde_json::to_vec(&Inventory { schema: SCHEMA + 1, ..Inventory::default() }).unwrap();
+        assert!(status(UploadFormat::Json, &newer, mac).reason.contains("schema"));
+        // An older schema's JSON reads, its later fields empty; its postcard is refused before
+        // its layout is taken for this one's.
+        let mut older = serde_json::to_value(Inventory { schema: 1, ..Inventory::default() }).unwrap();
+        older["run"].as_object_mut().unwrap().remove("timings");
+        let stored = decode_upload(UploadFormat::Json, &serde_json::to_vec(&older).unwrap(), mac).unwrap();
+        assert_eq!(serde_json::from_slice::<Inventory>(&stored).unwrap().schema, 1);
+        let old_pc = postcard::to_stdvec(&Inventory { schema: 1, ..Inventory::default() }).unwrap();
+        assert!(status(UploadFormat::Postcard, &old_pc, mac).reason.ends_with("reads: schema 1"));
         assert_eq!(upload_format(Some("Application/JSON; charset=utf-8")), Ok(UploadFormat::Json));
         assert_eq!(upload_format(Some("application/postcard")), Ok(UploadFormat::Postcard));
         assert_eq!(upload_format(Some("text/plain")).unwrap_err().status, 415);

@@ -34,10 +34,17 @@ fn online_blocks(r: &mut Reader<'_>) -> Option<u64> {
         r.problem(&path, "not a hex number");
         return None;
     };
+    // A machine has hundreds of blocks (196 of 128 MiB here, 512 of 2 GiB on a 1 TiB server):
+    // their `state` files are most of this collector's time.
+    let states: Vec<String> = r
+        .dir(BLOCKS)
+        .into_iter()
+        .filter(|n| n.strip_prefix("memory").is_some_and(|i| i.parse::<u64>().is_ok()))
+        .map(|n| format!("{n}/state"))
+        .collect();
     let mut online = 0u64;
-    for name in r.dir(BLOCKS).into_iter().filter(|n| n.strip_prefix("memory").is_some_and(|i| i.parse::<u64>().is_ok()))
-    {
-        if r.opt_string(&format!("{BLOCKS}/{name}/state")).as_deref() == Some("online") {
+    for state in r.root().read_strings_in(BLOCKS, &states) {
+        if r.note(state, false).as_deref() == Some("online") {
             online += 1;
         }
     }

@@ -1,7 +1,7 @@
 //! TPM (`/sys/class/tpm`, kernel Documentation/ABI/stable/sysfs-class-tpm), USB devices
 //! (`/sys/bus/usb/devices`, Documentation/ABI/stable/sysfs-bus-usb), power supplies (SMBIOS type
 //! 39 System Power Supply, DSP0134 7.40) and the run metadata (`/proc/sys/kernel`, the command
-//! line).
+//! line, the ABI switches of `/proc/sys/abi`).
 
 use super::{Options, Reader};
 use crate::model::{Inventory, PowerSupply, Tpm, UsbDevice};
@@ -98,6 +98,7 @@ pub(super) fn run(r: &mut Reader<'_>, o: &Options, inv: &mut Inventory) {
     run.kernel_release = r.opt_string("/proc/sys/kernel/osrelease");
     run.kernel_version = r.opt_string("/proc/sys/kernel/version");
     run.cmdline = r.opt_string("/proc/cmdline");
+    run.kernel_abi = r.dir("/proc/sys/abi");
     if let Some(cmdline) = run.cmdline.as_deref() {
         for arg in cmdline.split_whitespace() {
             if let Some(v) = arg.strip_prefix("BOOTIF=") {

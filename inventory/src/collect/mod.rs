@@ -3,6 +3,7 @@
 //! carries on.
 
 mod bmc;
+mod buses;
 mod cpu;
 mod dmi;
 mod efi;
@@ -15,7 +16,7 @@ mod storage;
 use std::fmt::Display;
 use std::time::{Duration, Instant};
 
-use crate::model::{Inventory, Problem, SCHEMA};
+use crate::model::{Inventory, Problem, SCHEMA, Timing};
 use crate::smbios::{self, Structure, Version};
 use crate::sysroot::{ReadError, Reason, SysRoot};
 
@@ -30,6 +31,26 @@ pub struct DriverInfo {
     pub firmware: String,
     /// Bus address (`0000:00:03.0`).
     pub bus_info: String,
+}
+
+/// What `ETHTOOL_GSET` answers that sysfs does not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// Autonegotiation enabled.
+    pub autoneg: bool,
+    /// The connector, `PORT_*` of linux/ethtool.h (0 twisted pair, 3 fibre, 0xef none, ...).
+    pub port: u8,
+}
+
+/// One IPv4 address of an interface, as `SIOCGIFCONF` and `SIOCGIFNETMASK` give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv4Entry {
+    /// The interface's name, or the address's label (`eth0:1`) for an alias.
+    pub ifname: String,
+    /// The address.
+    pub address: [u8; 4],
+    /// Its netmask.
+    pub netmask: [u8; 4],
 }
 
 /// Why a device call failed.
@@ -66,6 +87,15 @@ pub trait DeviceIo {
     /// One IPMI request to the BMC over the system interface; the reply's data with the
     /// completion code first. Implementations bound the wait by `timeout`.
     fn ipmi(&self, netfn: u8, cmd: u8, data: &[u8], timeout: Duration) -> Result<Vec<u8>, DeviceError>;
+    /// `ETHTOOL_GSET`: autonegotiation and the connector.
+    fn link_settings(&self, ifname: &str) -> Result<LinkSettings, DeviceError> {
+        let _ = ifname;
+        Err(DeviceError::Unsupported)
+    }
+    /// Every IPv4 address on the machine's interfaces (one `SIOCGIFCONF`).
+    fn ipv4_addresses(&self) -> Result<Vec<Ipv4Entry>, DeviceError> {
+        Err(DeviceError::Unsupported)
+    }
 }
 
 /// A machine with no devices to ask: fixture trees.
@@ -114,28 +144,47 @@ pub fn collect(root: &SysRoot, dev: &dyn DeviceIo, opts: &Options) -> Inventory 
     let mut errors = Vec::new();
     let mut r = Reader { root, collector: "smbios", errors: &mut errors };
 
+    let mut timings = Vec::new();
+    let mut lap = Lap { since: start, timings: &mut timings };
+
     let tables = Tables::read(&mut r);
     let structs = tables.structures(&mut r);
     r.collector = "smbios";
     dmi::system(&mut r, &tables, &structs, &mut inv);
+    lap.done("smbios");
     r.collector = "firmware";
     efi::collect(&mut r, &mut inv.firmware);
+    lap.done(r.collector);
     r.collector = "cpu";
     cpu::collect(&mut r, &structs, opts, &mut inv.cpu);
+    lap.done(r.collector);
     r.collector = "memory";
     memory::collect(&mut r, &structs, &mut inv.memory);
+    lap.done(r.collector);
     r.collector = "pci";
     pci::collect(&mut r, &structs, &mut inv);
+    lap.done(r.collector);
     r.collector = "storage";
     storage::collect(&mut r, &mut inv.storage);
+    lap.done(r.collector);
     r.collector = "network";
     net::collect(&mut r, dev, &structs, &mut inv.network);
+    lap.done(r.collector);
     r.collector = "bmc";
     bmc::collect(&mut r, dev, &structs, opts.ipmi_timeout, &mut inv.bmc);
+    lap.done(r.collector);
     r.collector = "misc";
     misc::collect(&mut r, &structs, &mut inv);
+    lap.done(r.collector);
+    r.collector = "buses";
+    inv.virtio = buses::virtio(&mut r);
+    inv.pnp = buses::pnp(&mut r);
+    inv.input = buses::input(&mut r);
+    lap.done(r.collector);
     r.collector = "run";
     misc::run(&mut r, opts, &mut inv);
+    lap.done(r.collector);
+    inv.run.timings = timings;
     if let Some(mac) = inv.run.boot_mac.clone() {
         for nic in &mut inv.network {
             nic.boot = nic.mac.as_deref() == Some(mac.as_str()) || nic.permanent_mac.as_deref() == Some(mac.as_str());
@@ -144,6 +193,21 @@ pub fn collect(root: &SysRoot, dev: &dyn DeviceIo, opts: &Options) -> Inventory 
     inv.errors = errors;
     inv.run.duration_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
     inv
+}
+
+/// The time since the last lap, recorded under a collector's name.
+struct Lap<'a> {
+    since: Instant,
+    timings: &'a mut Vec<Timing>,
+}
+
+impl Lap<'_> {
+    fn done(&mut self, collector: &str) {
+        let now = Instant::now();
+        let us = u64::try_from(now.duration_since(self.since).as_micros()).unwrap_or(u64::MAX);
+        self.timings.push(Timing { collector: collector.to_owned(), us });
+        self.since = now;
+    }
 }
 
 /// Reads for one collector: files under the root, with failures recorded.
@@ -231,7 +295,14 @@ impl Reader<'_> {
 
     /// The last component of a symlink's target (`driver` -> `e1000e`).
     pub(crate) fn link_name(&mut self, path: &str) -> Option<String> {
-        self.link(path).and_then(|l| l.rsplit('/').next().map(str::to_owned)).filter(|s| !s.is_empty())
+        let res = self.root.link_name(path);
+        match self.note(res, false) {
+            Some(Some(name)) => Some(name),
+            Some(None) => {
+                self.link(path).and_then(|l| l.rsplit('/').next().map(str::to_owned)).filter(|s| !s.is_empty())
+            }
+            None => None,
+        }
     }
 }
 

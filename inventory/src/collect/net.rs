@@ -2,9 +2,14 @@
 //! with the permanent MAC and driver/firmware versions from ethtool (`ETHTOOL_GPERMADDR`,
 //! `ETHTOOL_GDRVINFO`), InfiniBand GUIDs from `/sys/class/infiniband`, and the firmware's names
 //! for onboard devices from SMBIOS type 41 (DSP0134 7.42).
+//!
+//! Flags are sysfs `flags` named after linux/if.h's `IFF_*` bits; IPv6 addresses come from
+//! `/proc/net/if_inet6` (one line per address: address, ifindex, prefix length, scope, flags,
+//! name); IPv4 addresses from one `SIOCGIFCONF` (procfs has no per-interface IPv4 list);
+//! autonegotiation and the connector from `ETHTOOL_GSET`.
 
-use super::{DeviceError, DeviceIo, Reader, hex_colon, is_pci_address};
-use crate::model::Nic;
+use super::{DeviceError, DeviceIo, Ipv4Entry, Reader, hex_colon, is_pci_address};
+use crate::model::{IpAddress, Nic};
 use crate::smbios::Structure;
 
 const NET: &str = "/sys/class/net";
@@ -15,12 +20,29 @@ const LOOPBACK: u64 = 772;
 
 pub(super) fn collect(r: &mut Reader<'_>, dev: &dyn DeviceIo, s: &[Structure<'_>], out: &mut Vec<Nic>) {
     let onboard = onboard_names(s);
-    for name in r.dir(NET) {
+    let ipv6 = r.opt_string("/proc/net/if_inet6").map(|t| parse_if_inet6(&t)).unwrap_or_default();
+    let names = r.dir(NET);
+    // Asked once for the machine, and only when there is a NIC to give addresses to.
+    let ipv4 = if names.is_empty() {
+        Vec::new()
+    } else {
+        match dev.ipv4_addresses() {
+            Ok(list) => list,
+            Err(DeviceError::Unsupported) => Vec::new(),
+            Err(e) => {
+                r.problem("ioctl:SIOCGIFCONF", e);
+                Vec::new()
+            }
+        }
+    };
+    for name in names {
         let base = format!("{NET}/{name}");
         let kind = r.opt_u64(&format!("{base}/type"));
         if kind == Some(LOOPBACK) {
             continue;
         }
+        let flags_path = format!("{base}/flags");
+        let flags = r.opt_u64(&flags_path).map(flag_names).unwrap_or_default();
         let devpath = r.link(&format!("{base}/device"));
         let virtual_device = devpath.is_none();
         // The NIC's own PCI function: the device itself, or for virtio-net the function its
@@ -65,6 +87,9 @@ pub(super) fn collect(r: &mut Reader<'_>, dev: &dyn DeviceIo, s: &[Structure<'_>
                 .map(|(_, n)| n.clone()),
             pci_address,
             virtual_device,
+            flags,
+            ipv4: ipv4_of(&ipv4, &name),
+            ipv6: ipv6.iter().filter(|(n, _)| *n == name).map(|(_, a)| a.clone()).collect(),
             name: name.clone(),
             ..Nic::default()
         };
@@ -90,6 +115,14 @@ fn ethtool(r: &mut Reader<'_>, dev: &dyn DeviceIo, nic: &mut Nic) {
         Ok(_) | Err(DeviceError::Unsupported) => {}
         Err(e) => r.problem(&format!("ethtool:ETHTOOL_GPERMADDR:{}", nic.name), e),
     }
+    match dev.link_settings(&nic.name) {
+        Ok(l) => {
+            nic.autonegotiation = Some(l.autoneg);
+            nic.port = Some(port_name(l.port));
+        }
+        Err(DeviceError::Unsupported) => {}
+        Err(e) => r.problem(&format!("ethtool:ETHTOOL_GSET:{}", nic.name), e),
+    }
     match dev.driver_info(&nic.name) {
         Ok(info) => {
             let some = |s: String| Some(s).filter(|s| !s.is_empty() && s != "N/A");
@@ -102,6 +135,96 @@ fn ethtool(r: &mut Reader<'_>, dev: &dyn DeviceIo, nic: &mut Nic) {
         Err(DeviceError::Unsupported) => {}
         Err(e) => r.problem(&format!("ethtool:ETHTOOL_GDRVINFO:{}", nic.name), e),
     }
+}
+
+/// `IFF_*` (linux/if.h) by name, lowest bit first; unknown bits as `0xN`.
+fn flag_names(bits: u64) -> Vec<String> {
+    const NAMES: [&str; 19] = [
+        "up",
+        "broadcast",
+        "debug",
+        "loopback",
+        "pointopoint",
+        "notrailers",
+        "running",
+        "noarp",
+        "promisc",
+        "allmulti",
+        "master",
+        "slave",
+        "multicast",
+        "portsel",
+        "automedia",
+        "dynamic",
+        "lower_up",
+        "dormant",
+        "echo",
+    ];
+    (0..64)
+        .filter(|b| bits & (1 << b) != 0)
+        .map(|b| NAMES.get(b).map_or_else(|| format!("0x{:x}", 1u64 << b), |n| (*n).to_owned()))
+        .collect()
+}
+
+/// `PORT_*` of linux/ethtool.h.
+fn port_name(port: u8) -> String {
+    match port {
+        0x00 => "tp".to_owned(),
+        0x01 => "aui".to_owned(),
+        0x02 => "mii".to_owned(),
+        0x03 => "fibre".to_owned(),
+        0x04 => "bnc".to_owned(),
+        0x05 => "da".to_owned(),
+        0xef => "none".to_owned(),
+        0xff => "other".to_owned(),
+        p => format!("0x{p:02x}"),
+    }
+}
+
+/// This interface's IPv4 addresses: its own and its aliases' (`eth0:1`).
+fn ipv4_of(all: &[Ipv4Entry], name: &str) -> Vec<IpAddress> {
+    all.iter()
+        .filter(|e| e.ifname == name || e.ifname.split_once(':').is_some_and(|(n, _)| n == name))
+        .map(|e| IpAddress {
+            address: std::net::Ipv4Addr::from(e.address).to_string(),
+            prefix_len: u32::from_be_bytes(e.netmask).count_ones() as u8,
+            scope: None,
+        })
+        .collect()
+}
+
+/// `/proc/net/if_inet6`: `fe800000000000000000000000000001 02 40 20 80 eth0` (address,
+/// ifindex, prefix length and scope in hex, flags, name). Lines that do not fit are skipped.
+pub(crate) fn parse_if_inet6(text: &str) -> Vec<(String, IpAddress)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [hex, _, plen, scope, _, name] = f[..] else { continue };
+        let (Ok(raw), Ok(plen), Ok(scope)) =
+            (u128::from_str_radix(hex, 16), u8::from_str_radix(plen, 16), u8::from_str_radix(scope, 16))
+        else {
+            continue;
+        };
+        if hex.len() != 32 {
+            continue;
+        }
+        // IPV6_ADDR_SCOPE_* of the kernel's ipv6 address type (net/ipv6/addrconf.c).
+        let scope = match scope & 0xf0 {
+            0x00 => "global",
+            0x10 => "host",
+            0x20 => "link",
+            0x40 => "site",
+            0x80 => "compat",
+            _ => "other",
+        };
+        let address = IpAddress {
+            address: std::net::Ipv6Addr::from(raw).to_string(),
+            prefix_len: plen,
+            scope: Some(scope.to_owned()),
+        };
+        out.push((name.to_owned(), address));
+    }
+    out
 }
 
 /// An IPoIB interface: its HCA's node GUID and the GID 0 of its port (`dev_port` is 0-based,
@@ -145,6 +268,37 @@ mod tests {
         symlink(format!("{up}{}", dev.file_name().unwrap().to_string_lossy()), net.join("device")).unwrap();
         fs::create_dir_all(root.join("sys/class/net")).unwrap();
         symlink(format!("../../devices/{devdir}/net/{name}"), root.join("sys/class/net").join(name)).unwrap();
+    }
+
+    #[test]
+    fn flags_ports_and_addresses() {
+        assert_eq!(flag_names(0x1003), ["up", "broadcast", "multicast"]);
+        assert_eq!(flag_names(0x1_0000_0000), ["0x100000000"]);
+        assert_eq!((port_name(0), port_name(0xef), port_name(0x42)), ("tp".into(), "none".into(), "0x42".into()));
+        // This machine's (a Firecracker guest's) /proc/net/if_inet6, and a line cut short.
+        let text = "fd000000000000000000000000000002 04 40 00 82     eth0\n\
+                    fe8000000000000000fc00fffe000001 04 40 20 80     eth0\n\
+                    00000000000000000000000000000001 01 80 10 80       lo\n\
+                    fe80 04 40\n";
+        let got = parse_if_inet6(text);
+        let shown: Vec<_> =
+            got.iter().map(|(n, a)| format!("{n} {}/{} {:?}", a.address, a.prefix_len, a.scope)).collect();
+        assert_eq!(
+            shown,
+            [
+                "eth0 fd00::2/64 Some(\"global\")",
+                "eth0 fe80::fc:ff:fe00:1/64 Some(\"link\")",
+                "lo ::1/128 Some(\"host\")"
+            ]
+        );
+        let all = [
+            Ipv4Entry { ifname: "eth0".into(), address: [192, 0, 2, 2], netmask: [255, 255, 255, 0] },
+            Ipv4Entry { ifname: "eth0:1".into(), address: [198, 51, 100, 7], netmask: [255, 255, 255, 255] },
+            Ipv4Entry { ifname: "eth01".into(), address: [203, 0, 113, 1], netmask: [255, 0, 0, 0] },
+        ];
+        let eth0: Vec<_> =
+            ipv4_of(&all, "eth0").into_iter().map(|a| format!("{}/{}", a.address, a.prefix_len)).collect();
+        assert_eq!(eth0, ["192.0.2.2/24", "198.51.100.7/32"]);
     }
 
     #[test]
