@@ -356,11 +356,8 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             let r = http_client::request("POST", &url, &headers, &body, Duration::from_secs(30)).await;
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
         }
-        Action::Announce(msg) => {
-            announce(&msg, opts.root.is_none());
-            None
-        }
-        Action::PowerOff => None,
+        // The drive loop does these itself, after flushing the events.
+        Action::Announce(_) | Action::PowerOff => None,
     }
 }
 

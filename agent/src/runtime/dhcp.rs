@@ -273,6 +273,19 @@ fn client_request(xid: u32, mac: [u8; 6]) -> Repr<'static> {
     }
 }
 
+/// A datagram, or `None` once `until` passes.
+async fn recv_until(
+    sock: &Async<UdpSocket>,
+    buf: &mut [u8],
+    until: std::time::Instant,
+) -> Option<io::Result<(usize, std::net::SocketAddr)>> {
+    smol::future::or(async { Some(sock.recv_from(buf).await) }, async {
+        smol::Timer::at(until).await;
+        None
+    })
+    .await
+}
+
 /// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
 /// `wait`. Returns the first foreign server's identifier (or source address).
 pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
@@ -298,11 +311,7 @@ pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
             next_send = now + Duration::from_secs(1);
         }
         let until = next_send.min(deadline);
-        let got = smol::future::or(async { Some(sock.recv_from(&mut buf).await) }, async {
-            smol::Timer::at(until).await;
-            None
-        })
-        .await;
+        let got = recv_until(&sock, &mut buf, until).await;
         if let Some(Ok((len, src))) = got {
             let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
             let mut scratch = vec![0u8; len];
@@ -378,11 +387,7 @@ pub(crate) async fn lease(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
             next_send = now + Duration::from_secs(1);
         }
         let until = next_send.min(deadline);
-        let got = smol::future::or(async { Some(sock.recv_from(&mut buf).await) }, async {
-            smol::Timer::at(until).await;
-            None
-        })
-        .await;
+        let got = recv_until(&sock, &mut buf, until).await;
         let Some(Ok((len, _))) = got else { continue };
         let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
         let mut scratch = vec![0u8; len];
