@@ -448,10 +448,17 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
                 say(opts, t0, &format!("{}: powered off after {el:.0} s", r.vm.name));
             }
             let announced = std::fs::read_to_string(&r.log).is_ok_and(|l| l.contains("done, safe to power off"));
-            // Done: powered off; or inventory stored and the VM said it stays up (a little grace
-            // lets a BMC VM finish powering off); or out of time.
+            // The agent logs its "done" event (with the same words) before the event's POST
+            // lands at the master: a VM that stays up is done once its timeline is whole too.
+            let timeline_whole = || {
+                let t = std::fs::read_to_string(inventory_path(&r.vm).with_file_name("events.jsonl"));
+                check_timeline(&r.vm, &t.unwrap_or_default()).is_empty()
+            };
+            // Done: powered off; or inventory stored, the VM said it stays up and its timeline
+            // is whole (else the 60 s grace, which also lets a BMC VM finish powering off); or
+            // out of time.
             let finished = r.exited_s.is_some()
-                || (r.inventory_s.is_some() && announced && !r.vm.bmc)
+                || (r.inventory_s.is_some() && announced && !r.vm.bmc && timeline_whole())
                 || (r.inventory_s.is_some_and(|t| el - t > 60.0))
                 || el > opts.timeout.as_secs_f64();
             if finished {
