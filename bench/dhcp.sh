@@ -46,7 +46,7 @@
 #
 # CSV columns: server,mode,rate_req,run,achieved,do_sent,do_recv,ra_sent,ra_recv,loss_pct,
 #   srv_cpu_pct,srv_us_per_ack,cli_cpu_pct,sys_busy_pct,pre_busy_pct,avg_offer_ms,avg_ack_ms,load1,
-#   rcvbuf_drops
+#   rcvbuf_drops,cli_rcvbuf_drops
 #   achieved     ACKs received / DURATION
 #   loss_pct     100 * (1 - ACKs received / DISCOVERs sent)
 #   srv_cpu_pct  server utime+stime (all threads) over the perfdhcp run; 100 = one core
@@ -56,6 +56,8 @@
 #   rcvbuf_drops datagrams the server namespace's UDP dropped for a full socket buffer during the
 #                run (Udp RcvbufErrors): requests the server did not read in time. Kea receives
 #                on a packet socket, whose drops this does not count: for Kea it is partial
+#   cli_rcvbuf_drops  the same in perfdhcp's namespace: replies the client did not read in time
+#                (the loss is then the client's, not the server's)
 # Beside the CSV: <OUT>-meta.txt (command, date, versions, load at start and end),
 # <OUT>-persist.txt (the strace step) and <OUT>-profile.txt.
 #
@@ -253,7 +255,7 @@ wait_quiet() {
   echo "$p"
 }
 # shellcheck disable=SC2016
-rcvbuf_errors() { ip netns exec "$NS_S" awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
+rcvbuf_errors() { ip netns exec "${1:-$NS_S}" awk '/^Udp:/ && ++n == 2 {print $6}' /proc/net/snmp; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 HZ=$(getconf CLK_TCK)
 
@@ -312,7 +314,7 @@ stop() {  # the server first (under strace, strace then writes its file and exit
   PIDS=()  # never signal a PID after its process is gone: the number may be someone else's now
 }
 
-[ -s "$OUT" ] || echo "server,mode,rate_req,run,achieved,do_sent,do_recv,ra_sent,ra_recv,loss_pct,srv_cpu_pct,srv_us_per_ack,cli_cpu_pct,sys_busy_pct,pre_busy_pct,avg_offer_ms,avg_ack_ms,load1,rcvbuf_drops" > "$OUT"
+[ -s "$OUT" ] || echo "server,mode,rate_req,run,achieved,do_sent,do_recv,ra_sent,ra_recv,loss_pct,srv_cpu_pct,srv_us_per_ack,cli_cpu_pct,sys_busy_pct,pre_busy_pct,avg_offer_ms,avg_ack_ms,load1,rcvbuf_drops,cli_rcvbuf_drops" > "$OUT"
 client() {  # client RATE SECONDS LOG: one perfdhcp run from $NS_C, in the background and waited
             # for, so that a signal reaches the traps at once
   ip netns exec "$NS_C" /usr/bin/time -f "CLI_CPU %U %S %e" timeout $(($2 + 30)) \
@@ -320,28 +322,28 @@ client() {  # client RATE SECONDS LOG: one perfdhcp run from $NS_C, in the backg
   CLI=$!; wait "$CLI"; CLI=''
 }
 run_one() {  # run_one SERVER MODE RATE RUN: appends a CSV row
-  local s=$1 m=$2 r=$3 n=$4 pre log t0 t1 a b ts te ld u0 u1
+  local s=$1 m=$2 r=$3 n=$4 pre log t0 t1 a b ts te ld u0 u1 c0 c1
   timeout 60 sync -f "$W"  # the previous run's lease writes reach the disk before this run
   pre=$(wait_quiet)
   start "$s"
   log=$W/perf.txt
-  ld=$(load1); u0=$(rcvbuf_errors)
+  ld=$(load1); u0=$(rcvbuf_errors); c0=$(rcvbuf_errors "$NS_C")
   t0=$(ticks "$REAL"); a=$(snap); ts=$EPOCHREALTIME
   client "$r" "$DURATION" "$log"
-  te=$EPOCHREALTIME; t1=$(ticks "$REAL"); b=$(snap); u1=$(rcvbuf_errors)
+  te=$EPOCHREALTIME; t1=$(ticks "$REAL"); b=$(snap); u1=$(rcvbuf_errors); c1=$(rcvbuf_errors "$NS_C")
   stop
   grep -q 'Statistics for: REQUEST-ACK' "$log" || { echo "perfdhcp gave no statistics:" >&2; tail -5 "$log" >&2; }
   awk -v s="$s" -v m="$m" -v r="$r" -v n="$n" -v dt=$((t1 - t0)) -v hz="$HZ" -v dur="$DURATION" \
-      -v wall="$(awk -v a="$ts" -v b="$te" 'BEGIN{print b - a}')" -v sb="$(busy "$a" "$b")" -v pre="$pre" -v ld="$ld" -v ud=$((u1 - u0)) '
+      -v wall="$(awk -v a="$ts" -v b="$te" 'BEGIN{print b - a}')" -v sb="$(busy "$a" "$b")" -v pre="$pre" -v ld="$ld" -v ud=$((u1 - u0)) -v cd=$((c1 - c0)) '
     /Statistics for: DISCOVER-OFFER/ {sec="do"} /Statistics for: REQUEST-ACK/ {sec="ra"}
     /^sent packets:/ {sent[sec]=$3} /^received packets:/ {recv[sec]=$3}
     /^avg delay:/ {avg[sec]=$3}
     /^CLI_CPU/ {cli=$2+$3}
     END { acks = recv["ra"] + 0
           loss = sent["do"] ? 100 * (1 - acks / sent["do"]) : 100
-          printf "%s,%s,%s,%s,%.0f,%d,%d,%d,%d,%.2f,%.0f,%.0f,%.0f,%s,%s,%s,%s,%s,%s\n", s, m, r, n, acks / dur,
+          printf "%s,%s,%s,%s,%.0f,%d,%d,%d,%d,%.2f,%.0f,%.0f,%.0f,%s,%s,%s,%s,%s,%s,%s\n", s, m, r, n, acks / dur,
             sent["do"], recv["do"], sent["ra"], acks, loss, 100 * dt / hz / wall, acks ? 1e6 * dt / hz / acks : 0,
-            100 * cli / wall, sb, pre, (avg["do"] == "" ? "NA" : avg["do"]), (avg["ra"] == "" ? "NA" : avg["ra"]), ld, ud }' \
+            100 * cli / wall, sb, pre, (avg["do"] == "" ? "NA" : avg["do"]), (avg["ra"] == "" ? "NA" : avg["ra"]), ld, ud, cd }' \
     "$log" | tee -a "$OUT"
 }
 loss_of_last() { tail -1 "$OUT" | cut -d, -f10; }

@@ -3,10 +3,13 @@
 //! boot server requests; the lease journal; neighbour entries for unicast replies; events to the
 //! store.
 //!
-//! Group commit: the loop takes every datagram that is waiting (up to a batch), decides each,
-//! appends all journal records with one fsync, and only then sends the replies. An ACK is never
-//! on the wire before its binding is on disk, and a burst of clients costs one fsync, not one
-//! each.
+//! Group commit, pipelined: the loop takes every datagram that is waiting (up to a batch) and
+//! decides each; a batch that changed a binding goes, records and replies together, to the
+//! committer thread, which appends every batch waiting for it with one fdatasync and only then
+//! sends their replies. An ACK is never on the wire before its binding is on disk, a burst of
+//! clients costs one fsync, not one each, and the loop (and the DNS, TFTP and HTTP tasks sharing
+//! its thread) keeps receiving and deciding while the disk syncs. bench/dhcp.sh measured the
+//! receive loop blocked in fdatasync 14-19 % of the time when it synced inline.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -14,6 +17,8 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,8 +32,12 @@ use crate::serve::dhcp::leases::{Leases, Record};
 use crate::serve::dhcp::{Config, Dest, Mode, Server};
 use crate::serve::store::Store;
 
-/// Datagrams decided per fsync at most.
+/// Datagrams taken from the socket per batch at most.
 const BATCH: usize = 64;
+
+/// Batches queued for the committer at most; beyond this the loop waits (the socket's receive
+/// buffer holds what arrives meanwhile).
+const QUEUE: usize = 256;
 
 pub(crate) fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -52,7 +61,9 @@ pub(crate) struct IoStats {
 /// Everything the loop owns.
 pub(crate) struct Dhcp {
     server: Server,
-    journal: Journal,
+    commit: Commit,
+    /// Lines in the journal once the committer has written what it was given.
+    journal_lines: usize,
     rtnl: Option<Rtnl>,
     ifindex: u32,
     store: Arc<Mutex<Store>>,
@@ -90,7 +101,19 @@ impl Dhcp {
         log::info!("dhcp: {} journal lines replayed, {} addresses known", replay.lines.len(), leases.len());
         let rtnl =
             Rtnl::open().map_err(|e| log::warn!("dhcp: no rtnetlink ({e}); replies to new clients are broadcast")).ok();
-        let mut d = Dhcp { server: Server::new(cfg, leases), journal, rtnl, ifindex, store, names, names_at: 0, io };
+        let journal_lines = journal.lines;
+        let commit = Commit::start(journal)?;
+        let mut d = Dhcp {
+            server: Server::new(cfg, leases),
+            commit,
+            journal_lines,
+            rtnl,
+            ifindex,
+            store,
+            names,
+            names_at: 0,
+            io,
+        };
         d.refresh_names(now_secs());
         Ok(d)
     }
@@ -126,8 +149,9 @@ impl Dhcp {
         }
     }
 
-    /// Decides a batch, commits its records, sends its replies.
-    fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &UdpSocket) {
+    /// Decides a batch; hands its records and replies to the committer, or sends the replies
+    /// at once when nothing in them waits on the disk.
+    fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {
         let now = now_secs();
         let mut replies = Vec::new();
         let mut records = Vec::new();
@@ -148,23 +172,23 @@ impl Dhcp {
                 records.push(r);
             }
             if let Some((len, dest)) = o.reply {
-                replies.push((out[..len].to_vec(), dest));
+                let to = self.destination(dest);
+                replies.push((out[..len].to_vec(), to));
             }
             events.extend(o.events);
         }
-        if !records.is_empty() {
-            let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
-            if let Err(e) = self.journal.append(&lines) {
-                // Not durable: promise nothing. The clients retry; the table keeps the change in
-                // memory, which errs toward keeping addresses out of use.
-                log::error!("dhcp: journal write failed ({e}); {} replies withheld", replies.len());
-                return;
+        if records.is_empty() && self.commit.idle() {
+            // Offers, NAKs and INFORM answers promise nothing durable; with no earlier batch still
+            // syncing they cannot overtake a reply to the same client either.
+            for (bytes, to) in &replies {
+                send(sock, bytes, *to);
             }
+        } else if !replies.is_empty() || !records.is_empty() {
+            let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            self.journal_lines += lines.len();
+            self.commit.submit(Job::Append { lines, replies, sock: sock.clone() });
             self.maybe_compact();
             self.update_names(&records, now);
-        }
-        for (bytes, dest) in replies {
-            self.send(sock, &bytes, dest);
         }
         let t = now_ms();
         if let Ok(mut store) = self.store.lock() {
@@ -183,21 +207,23 @@ impl Dhcp {
         }
     }
 
+    /// Queues a rewrite of the journal from the table once it holds four times the live leases:
+    /// the snapshot includes every record already queued, which the committer writes first.
     fn maybe_compact(&mut self) {
         let live = self.server.leases().len();
-        if self.journal.lines > 4 * live + 1024 {
+        if self.journal_lines > 4 * live + 1024 {
             let lines: Vec<String> =
                 self.server.leases().snapshot().iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
-            match self.journal.rewrite(&lines) {
-                Ok(()) => log::info!("dhcp: journal compacted to {} lines", lines.len()),
-                Err(e) => log::warn!("dhcp: journal compaction failed ({e}); the journal keeps growing"),
-            }
+            self.journal_lines = lines.len();
+            self.commit.submit(Job::Compact { lines });
         }
     }
 
-    fn send(&mut self, sock: &UdpSocket, bytes: &[u8], dest: Dest) {
+    /// Where a reply goes; for a client without an address yet, a neighbour entry first (so a
+    /// unicast reply needs no ARP the client cannot answer), else broadcast.
+    fn destination(&mut self, dest: Dest) -> SocketAddrV4 {
         let broadcast = |port| SocketAddrV4::new(Ipv4Addr::BROADCAST, port);
-        let to = match dest {
+        match dest {
             Dest::Broadcast { port } => broadcast(port),
             Dest::Unicast(a) => a,
             Dest::Hardware { ip, mac } => match self.rtnl.as_mut().map(|r| r.add_neighbour(self.ifindex, ip, mac)) {
@@ -207,10 +233,118 @@ impl Dhcp {
                     broadcast(dhcpv4::CLIENT_PORT)
                 }
             },
-        };
-        if let Err(e) = sock.send_to(bytes, to) {
-            log::warn!("dhcp: send to {to}: {e}");
         }
+    }
+}
+
+fn send(sock: &UdpSocket, bytes: &[u8], to: SocketAddrV4) {
+    if let Err(e) = sock.send_to(bytes, to) {
+        log::warn!("dhcp: send to {to}: {e}");
+    }
+}
+
+/// Replies addressed, as decided for one batch.
+type Replies = Vec<(Vec<u8>, SocketAddrV4)>;
+
+/// Work for the committer thread, done in the order given; `K` is the socket replies go out on.
+enum Job<K> {
+    /// Journal these lines; once they are synced, send these replies.
+    Append { lines: Vec<String>, replies: Replies, sock: K },
+    /// Replace the journal with this snapshot of the table.
+    Compact { lines: Vec<String> },
+}
+
+/// The loop's end of the committer thread.
+struct Commit {
+    tx: SyncSender<Job<Arc<UdpSocket>>>,
+    /// Jobs submitted and not yet done: while any is, replies that need no sync queue behind
+    /// them rather than overtake them.
+    pending: Arc<AtomicUsize>,
+}
+
+impl Commit {
+    fn start(journal: Journal) -> io::Result<Commit> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let p = pending.clone();
+        std::thread::Builder::new().name("dhcp-commit".into()).spawn(move || {
+            commit_loop(journal, &rx, &p, &mut |sock: &Arc<UdpSocket>, bytes: &[u8], to| send(sock, bytes, to));
+        })?;
+        Ok(Commit { tx, pending })
+    }
+
+    fn idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    fn submit(&self, job: Job<Arc<UdpSocket>>) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(job).is_err() {
+            // The thread is gone (it only ends when this sender is dropped): nothing is promised.
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            log::error!("dhcp: the journal committer has stopped; replies withheld");
+        }
+    }
+}
+
+/// The committer: takes every job waiting, writes the appends among them with one fdatasync,
+/// then sends their replies; a compaction first commits the appends queued before it. Ends when
+/// the loop's sender is dropped.
+fn commit_loop<K, S>(mut journal: Journal, rx: &Receiver<Job<K>>, pending: &AtomicUsize, send: &mut S)
+where
+    S: FnMut(&K, &[u8], SocketAddrV4),
+{
+    fn flush<K, S: FnMut(&K, &[u8], SocketAddrV4)>(
+        journal: &mut Journal,
+        lines: &mut Vec<String>,
+        replies: &mut Vec<(Replies, K)>,
+        jobs: &mut usize,
+        pending: &AtomicUsize,
+        send: &mut S,
+    ) {
+        match journal.append(lines) {
+            Ok(()) => {
+                for (batch, sock) in replies.iter() {
+                    for (bytes, to) in batch {
+                        send(sock, bytes, *to);
+                    }
+                }
+            }
+            // Not durable: promise nothing. The clients retry; the table keeps the change in
+            // memory, which errs toward keeping addresses out of use.
+            Err(e) => log::error!(
+                "dhcp: journal write failed ({e}); {} replies withheld",
+                replies.iter().map(|(b, _)| b.len()).sum::<usize>()
+            ),
+        }
+        lines.clear();
+        replies.clear();
+        pending.fetch_sub(std::mem::take(jobs), Ordering::AcqRel);
+    }
+    while let Ok(first) = rx.recv() {
+        let mut lines = Vec::new();
+        let mut replies = Vec::new();
+        let mut jobs = 0;
+        let mut next = Some(first);
+        while let Some(job) = next {
+            match job {
+                Job::Append { lines: l, replies: r, sock } => {
+                    lines.extend(l);
+                    replies.push((r, sock));
+                    jobs += 1;
+                }
+                Job::Compact { lines: snapshot } => {
+                    flush(&mut journal, &mut lines, &mut replies, &mut jobs, pending, send);
+                    match journal.rewrite(&snapshot) {
+                        Ok(()) => log::info!("dhcp: journal compacted to {} lines", snapshot.len()),
+                        Err(e) => log::warn!("dhcp: journal compaction failed ({e}); the journal keeps growing"),
+                    }
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        flush(&mut journal, &mut lines, &mut replies, &mut jobs, pending, send);
     }
 }
 
@@ -240,13 +374,15 @@ pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16
         rcvbuf: Some(4 << 20),
     };
     let sock: Async<UdpSocket> = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port), &opts)?;
+    // The committer thread sends on its own handle to the same (non-blocking) socket.
+    let sender = Arc::new(sock.get_ref().try_clone()?);
     log::info!("dhcp: serving port {port} on {iface}");
     let mut buf = vec![0u8; 1500];
     loop {
         let (n, from) = sock.recv_from(&mut buf).await?;
         let std::net::SocketAddr::V4(from) = from else { continue };
         let batch = drain(sock.get_ref(), (buf[..n].to_vec(), from));
-        dhcp.borrow_mut().process(&batch, port, sock.get_ref());
+        dhcp.borrow_mut().process(&batch, port, &sender);
     }
 }
 
@@ -417,5 +553,72 @@ pub(crate) async fn lease(iface: &str, mac: [u8; 6], wait: Duration) -> io::Resu
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(tag: &str, n: usize) -> Job<u8> {
+        let to = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 68);
+        let lines = (0..n).map(|i| format!("{tag}-{i}")).collect();
+        Job::Append { lines, replies: vec![(tag.as_bytes().to_vec(), to)], sock: 7 }
+    }
+
+    /// Each reply leaves only once its batch's lines are in the file (fdatasync returned before
+    /// the file is read back here), in submission order, across a compaction; `pending` returns
+    /// to zero.
+    #[test]
+    fn the_committer_sends_each_reply_after_its_lines_are_written() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("leases.jsonl");
+        let (journal, _) = Journal::open(&path).unwrap();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = Arc::new(AtomicUsize::new(0));
+        // Queued before the thread starts: taken as one group.
+        for j in [job("a", 2), job("b", 0), Job::Compact { lines: vec!["snap".into()] }, job("c", 1)] {
+            pending.fetch_add(1, Ordering::AcqRel);
+            tx.send(j).unwrap();
+        }
+        let p = pending.clone();
+        let path2 = path.clone();
+        let worker = std::thread::spawn(move || {
+            let mut sent = Vec::new();
+            commit_loop(journal, &rx, &p, &mut |sock: &u8, bytes: &[u8], _to| {
+                assert_eq!(*sock, 7);
+                let tag = String::from_utf8(bytes.to_vec()).unwrap();
+                sent.push((tag, std::fs::read_to_string(&path2).unwrap()));
+            });
+            sent
+        });
+        pending.fetch_add(1, Ordering::AcqRel);
+        tx.send(job("d", 3)).unwrap();
+        drop(tx);
+        let sent = worker.join().unwrap();
+        let tags: Vec<&str> = sent.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(tags, ["a", "b", "c", "d"]);
+        assert!(sent[0].1.contains("a-0\na-1\n"), "{:?}", sent[0].1);
+        assert!(sent[2].1.starts_with("snap\nc-0\n"), "{:?}", sent[2].1);
+        assert!(sent[3].1.ends_with("d-2\n"), "{:?}", sent[3].1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "snap\nc-0\nd-0\nd-1\nd-2\n");
+        assert_eq!(pending.load(Ordering::Acquire), 0);
+    }
+
+    /// A journal that cannot be written withholds the replies and still retires the jobs.
+    #[test]
+    fn a_failed_append_withholds_the_replies() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("leases.jsonl");
+        let (mut journal, _) = Journal::open(&path).unwrap();
+        journal.make_unwritable();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = AtomicUsize::new(1);
+        tx.send(job("a", 1)).unwrap();
+        drop(tx);
+        let mut sent = 0;
+        commit_loop(journal, &rx, &pending, &mut |_: &u8, _: &[u8], _| sent += 1);
+        assert_eq!(sent, 0);
+        assert_eq!(pending.load(Ordering::Acquire), 0);
     }
 }

@@ -83,6 +83,13 @@ impl Journal {
         Ok(())
     }
 
+    /// Swaps the file for a read-only handle, so that the next append fails (tests of the
+    /// callers' error paths; root ignores file modes).
+    #[cfg(test)]
+    pub(crate) fn make_unwritable(&mut self) {
+        self.file = File::open(&self.path).expect("reopen the journal");
+    }
+
     /// Replaces the whole journal with `lines` (compaction), atomically.
     pub(crate) fn rewrite(&mut self, lines: &[String]) -> io::Result<()> {
         let mut buf = String::new();
