@@ -427,7 +427,7 @@ persist() {
   python3 - "$s" "$tr" "${acks:-0}" "$PERSIST_RATE" "$PERSIST_DURATION" "$files" <<'PY' | tee -a "${OUT%.csv}-persist.txt"
 import re, sys
 server, path, acks, rate, dur, files = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
-head = re.compile(r"^(\d+)\s+(\w+)\((\d+)<(.*?)>(?=[,)])")
+head = re.compile(r"^(\d+)\s+(\w+)\((\d+)<(.*?)>(?=[,) ])")  # " <unfinished ...>" after a one-argument call
 resumed = re.compile(r"^(\d+)\s+<\.\.\. (\w+) resumed>")
 qstr = re.compile(r'"((?:[^"\\]|\\.)*)"')
 iov = re.compile(r'iov_base="((?:[^"\\]|\\.)*)"')
