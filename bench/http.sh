@@ -19,6 +19,10 @@
 # and the server's CPU time per MB (cgroup cpuacct, children included).
 #
 # Env: REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" OUT=bench/results/http-<stamp>.csv
+#   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
+#   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved.
+#   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
+#   under `perf trace -s`, the syscall summaries in <OUT>-syscalls-<server>-<test>.txt.
 # Needs root, curl, python3, and the nginx, apache2-bin, libapr1 and libaprutil1 .debs
 # (downloaded with apt-get download and unpacked under bench/.pkgs, never installed: their
 # packages would start services on the host).
@@ -50,8 +54,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 for c in curl python3 sha256sum; do command -v $c >/dev/null || { echo "missing $c" >&2; exit 1; }; done
-cargo build --release --locked -p agent >/dev/null 2>&1 || { echo "cargo build failed" >&2; exit 1; }
-RECON=${CARGO_TARGET_DIR:-$PWD/target}/release/recon
+if [ -z "${RECON:-}" ]; then
+  cargo build --release --locked -p agent >/dev/null 2>&1 || { echo "cargo build failed" >&2; exit 1; }
+  RECON=${CARGO_TARGET_DIR:-$PWD/target}/release/recon
+fi
+RECON_B=${RECON_B:-}
+[ -n "$RECON_B" ] && SERVERS="$SERVERS recon-b"
+SYSCALLS=${SYSCALLS:-0}
 mkdir -p bench/.pkgs "$(dirname "$OUT")"
 for p in nginx apache2-bin libapr1 libaprutil1; do
   [ -d "bench/.pkgs/$p" ] && continue
@@ -132,6 +141,8 @@ start() {
   case $1 in
     recon)  "${run[@]}" "$RECON" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 2 \
               > "$W/srv.log" 2>&1 & ;;
+    recon-b) "${run[@]}" "$RECON_B" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 2 \
+              > "$W/srv.log" 2>&1 & ;;
     # Not in the default list: one thread, to see what the second worker buys.
     recon1) "${run[@]}" "$RECON" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 1 \
               > "$W/srv.log" 2>&1 & ;;
@@ -178,6 +189,26 @@ for n in $(seq "$REPEATS"); do
   done
 done
 
+# Where each server's system calls go: one more download of each kind under perf trace.
+if [ "$SYSCALLS" = 1 ]; then
+  command -v perf >/dev/null || { echo "SYSCALLS=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  for s in $SERVERS; do
+    start "$s"
+    for t in single "${CONC}x"; do
+      f=${OUT%.csv}-syscalls-$s-$t.txt
+      perf trace -s -p "$(paste -sd, "$CG/cgroup.procs")" -o "$f" & tp=$!; PIDS+=("$tp")
+      sleep 2  # perf trace attaches
+      if [ "$t" = single ]; then get > /dev/null; else
+        cp=(); for i in $(seq "$CONC"); do get > /dev/null & cp+=($!); done
+        for p in "${cp[@]}"; do wait "$p"; done
+      fi
+      kill -INT "$tp"; wait "$tp"
+      echo "$s $t: $(awk '/ events, /{n+=$(NF-2)} END{print n}' "$f") events traced, summary in $f"
+    done
+    stop
+  done
+fi
+
 python3 - "$OUT" "$SIZE" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -189,7 +220,7 @@ print(f"\nfile {sys.argv[2]}; median of {max(len(v) for v in cell.values())} run
 print(f"{'test':<8} {'recon MB/s':>11} {'nginx':>8} {'apache':>8} {'vs better':>10}  cpu ms/MB recon / nginx / apache")
 for t in tests:
     med = {}; cpu = {}
-    for s in ("recon", "nginx", "apache", "recon1"):
+    for s in ("recon", "nginx", "apache", "recon1", "recon-b"):
         rs = cell.get((t, s), [])
         med[s] = statistics.median(float(r["MBps"]) for r in rs) if rs else 0.0
         cpu[s] = statistics.median(float(r["server_cpu_ms_per_MB"]) for r in rs) if rs else 0.0
@@ -197,6 +228,7 @@ for t in tests:
     ratio = med["recon"] / best if best else float("inf")
     print(f"{t:<8} {med['recon']:>11.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x  "
           f"{cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
-          + (f"   (recon --workers 1: {med['recon1']:.1f} MB/s, {cpu['recon1']:.2f} ms/MB)" if med["recon1"] else ""))
+          + (f"   (recon --workers 1: {med['recon1']:.1f} MB/s, {cpu['recon1']:.2f} ms/MB)" if med["recon1"] else "")
+          + (f"   (recon-b: {med['recon-b']:.1f} MB/s, {cpu['recon-b']:.2f} ms/MB)" if med["recon-b"] else ""))
 print(f"\n(raw: {sys.argv[1]})")
 PY

@@ -158,8 +158,13 @@ fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
 /// One thread's accept loop and connection tasks.
 async fn worker(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
     let listener = Async::new(listener)?;
-    let ex = LocalExecutor::new();
-    ex.run(async {
+    let ex = std::rc::Rc::new(LocalExecutor::new());
+    let spawner = ex.clone();
+    // The accept loop is a task of its own, polled when the listener is readable: as the future
+    // `run` drives, it would be polled (an accept4 that fails with EAGAIN) every time any
+    // connection's task woke the thread.
+    let accept = ex.spawn(async move {
+        let ex = spawner;
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(a) => a,
@@ -191,8 +196,8 @@ async fn worker(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()
             })
             .detach();
         }
-    })
-    .await
+    });
+    ex.run(accept).await
 }
 
 /// Frees a connection's place when the connection ends, however it ends.
@@ -241,6 +246,9 @@ async fn timed<T>(deadline: Instant, f: impl Future<Output = io::Result<T>>) -> 
     })
     .await
 }
+
+/// Octets per sendfile call at most (nginx's default sendfile_max_chunk).
+const CHUNK: usize = 2 << 20;
 
 /// One connection's socket and the octets received but not yet used.
 struct Conn {
@@ -327,18 +335,21 @@ impl Conn {
     ) -> io::Result<u64> {
         let mut off = i64::try_from(offset).map_err(io::Error::other)?;
         let end = off.saturating_add(i64::try_from(len).map_err(io::Error::other)?);
-        let mut calls = 0u32;
         while off < end {
-            // As much as one call may take; the socket buffer limits what it does take.
-            let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(1 << 30);
+            // At most CHUNK per call, as nginx's sendfile_max_chunk: a call that fills the
+            // socket buffer comes back short, and the next would only fail with EAGAIN.
+            let want = usize::try_from(end - off).unwrap_or(usize::MAX).min(CHUNK);
             match nix::sys::sendfile::sendfile(self.stream.get_ref(), file, Some(&mut off), want) {
                 Ok(0) => break,
                 Ok(n) => {
                     progress(n as u64);
-                    calls += 1;
-                    // A client that drains as fast as we copy would never make us wait: let the
-                    // other connections on this thread run now and then.
-                    if calls.is_multiple_of(16) {
+                    if n < want {
+                        // The buffer is full: wait until it drains rather than ask again.
+                        timed(Instant::now() + limit, self.stream.writable()).await?;
+                    } else {
+                        // Let the other connections on this thread have their turn: with many
+                        // downloads, by the time this one comes round again its buffer has
+                        // room, and a thread serves them without waiting on the reactor.
                         smol::future::yield_now().await;
                     }
                 }
