@@ -310,7 +310,9 @@ fn qemu_args(vm: &Vm, tap: &str, dir: &Path) -> Vec<String> {
         let f = std::fs::File::create(d).expect("disk image");
         f.set_len(64 << 20).expect("disk size");
     }
-    push(&["-name", &vm.name, "-accel", "tcg", "-machine", "pc", "-m", &vm.mem_mb.to_string()]);
+    // One TCG thread per VM: multi-threaded TCG (QEMU 7.2) lost idle vCPUs' timer wakeups and
+    // hung SMP guests (tests/cross-check/guest.sh), and the rack runs two VMs on two cores anyway.
+    push(&["-name", &vm.name, "-accel", "tcg,thread=single", "-machine", "pc", "-m", &vm.mem_mb.to_string()]);
     push(&["-smp", &format!("{},sockets={},cores={},threads={}", vm.cpus(), vm.sockets, vm.cores, vm.threads)]);
     push(&["-nodefaults", "-display", "none", "-vga", "none", "-no-reboot"]);
     push(&["-serial", &format!("file:{}", log.display())]);
