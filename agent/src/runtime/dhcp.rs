@@ -4,14 +4,12 @@
 //! store.
 //!
 //! Group commit, pipelined: the loop takes every datagram that is waiting (up to a batch) and
-//! decides each. A reply whose decision wrote a journal record (an ACK binds an address) goes
-//! with the batch's records to the committer thread, which appends every batch waiting for it
-//! with one fdatasync and only then sends those replies; the others (OFFER, NAK, INFORM and proxy
-//! answers promise nothing durable) leave at once. An ACK is never on the wire before its binding
-//! is on disk, a burst of clients costs one fsync, not one each, and the loop (and the DNS, TFTP
-//! and HTTP tasks sharing its thread) keeps receiving and deciding while the disk syncs.
-//! bench/dhcp.sh measured the receive loop blocked in fdatasync 14-19 % of the time when it
-//! synced inline, and holding the OFFERs too made bursts that overflowed perfdhcp's socket.
+//! decides each; a batch that changed a binding goes, records and replies together, to the
+//! committer thread, which appends every batch waiting for it with one fdatasync and only then
+//! sends their replies. An ACK is never on the wire before its binding is on disk, a burst of
+//! clients costs one fsync, not one each, and the loop (and the DNS, TFTP and HTTP tasks sharing
+//! its thread) keeps receiving and deciding while the disk syncs. bench/dhcp.sh measured the
+//! receive loop blocked in fdatasync 14-19 % of the time when it synced inline.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -19,6 +17,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -150,12 +149,11 @@ impl Dhcp {
         }
     }
 
-    /// Decides a batch; hands its records, and the replies that wait on them, to the committer;
-    /// sends the other replies at once.
+    /// Decides a batch; hands its records and replies to the committer, or sends the replies
+    /// at once when nothing in them waits on the disk.
     fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {
         let now = now_secs();
         let mut replies = Vec::new();
-        let mut durable_replies = Vec::new();
         let mut records = Vec::new();
         let mut events = Vec::new();
         let mut out = [0u8; 1500];
@@ -170,23 +168,25 @@ impl Dhcp {
                 continue;
             };
             let o = self.server.handle(&req, port, *from, now, &mut out);
-            if let Some((len, dest)) = o.reply {
-                let to = self.destination(dest);
-                let reply = (out[..len].to_vec(), to);
-                if o.record.is_some() { durable_replies.push(reply) } else { replies.push(reply) }
-            }
             if let Some(r) = o.record {
                 records.push(r);
             }
+            if let Some((len, dest)) = o.reply {
+                let to = self.destination(dest);
+                replies.push((out[..len].to_vec(), to));
+            }
             events.extend(o.events);
         }
-        for (bytes, to) in &replies {
-            send(sock, bytes, *to);
-        }
-        if !records.is_empty() {
+        if records.is_empty() && self.commit.idle() {
+            // Offers, NAKs and INFORM answers promise nothing durable; with no earlier batch still
+            // syncing they cannot overtake a reply to the same client either.
+            for (bytes, to) in &replies {
+                send(sock, bytes, *to);
+            }
+        } else if !replies.is_empty() || !records.is_empty() {
             let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
             self.journal_lines += lines.len();
-            self.commit.submit(Job::Append { lines, replies: durable_replies, sock: sock.clone() });
+            self.commit.submit(Job::Append { lines, replies, sock: sock.clone() });
             self.maybe_compact();
             self.update_names(&records, now);
         }
@@ -257,20 +257,31 @@ enum Job<K> {
 /// The loop's end of the committer thread.
 struct Commit {
     tx: SyncSender<Job<Arc<UdpSocket>>>,
+    /// Jobs submitted and not yet done: while any is, replies that need no sync queue behind
+    /// them rather than overtake them.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Commit {
     fn start(journal: Journal) -> io::Result<Commit> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let p = pending.clone();
         std::thread::Builder::new().name("dhcp-commit".into()).spawn(move || {
-            commit_loop(journal, &rx, &mut |sock: &Arc<UdpSocket>, bytes: &[u8], to| send(sock, bytes, to));
+            commit_loop(journal, &rx, &p, &mut |sock: &Arc<UdpSocket>, bytes: &[u8], to| send(sock, bytes, to));
         })?;
-        Ok(Commit { tx })
+        Ok(Commit { tx, pending })
+    }
+
+    fn idle(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
     }
 
     fn submit(&self, job: Job<Arc<UdpSocket>>) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if self.tx.send(job).is_err() {
             // The thread is gone (it only ends when this sender is dropped): nothing is promised.
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             log::error!("dhcp: the journal committer has stopped; replies withheld");
         }
     }
@@ -279,7 +290,7 @@ impl Commit {
 /// The committer: takes every job waiting, writes the appends among them with one fdatasync,
 /// then sends their replies; a compaction first commits the appends queued before it. Ends when
 /// the loop's sender is dropped.
-fn commit_loop<K, S>(mut journal: Journal, rx: &Receiver<Job<K>>, send: &mut S)
+fn commit_loop<K, S>(mut journal: Journal, rx: &Receiver<Job<K>>, pending: &AtomicUsize, send: &mut S)
 where
     S: FnMut(&K, &[u8], SocketAddrV4),
 {
@@ -287,6 +298,8 @@ where
         journal: &mut Journal,
         lines: &mut Vec<String>,
         replies: &mut Vec<(Replies, K)>,
+        jobs: &mut usize,
+        pending: &AtomicUsize,
         send: &mut S,
     ) {
         match journal.append(lines) {
@@ -306,28 +319,32 @@ where
         }
         lines.clear();
         replies.clear();
+        pending.fetch_sub(std::mem::take(jobs), Ordering::AcqRel);
     }
     while let Ok(first) = rx.recv() {
         let mut lines = Vec::new();
         let mut replies = Vec::new();
+        let mut jobs = 0;
         let mut next = Some(first);
         while let Some(job) = next {
             match job {
                 Job::Append { lines: l, replies: r, sock } => {
                     lines.extend(l);
                     replies.push((r, sock));
+                    jobs += 1;
                 }
                 Job::Compact { lines: snapshot } => {
-                    flush(&mut journal, &mut lines, &mut replies, send);
+                    flush(&mut journal, &mut lines, &mut replies, &mut jobs, pending, send);
                     match journal.rewrite(&snapshot) {
                         Ok(()) => log::info!("dhcp: journal compacted to {} lines", snapshot.len()),
                         Err(e) => log::warn!("dhcp: journal compaction failed ({e}); the journal keeps growing"),
                     }
+                    pending.fetch_sub(1, Ordering::AcqRel);
                 }
             }
             next = rx.try_recv().ok();
         }
-        flush(&mut journal, &mut lines, &mut replies, send);
+        flush(&mut journal, &mut lines, &mut replies, &mut jobs, pending, send);
     }
 }
 
@@ -550,27 +567,32 @@ mod tests {
     }
 
     /// Each reply leaves only once its batch's lines are in the file (fdatasync returned before
-    /// the file is read back here), in submission order, across a compaction.
+    /// the file is read back here), in submission order, across a compaction; `pending` returns
+    /// to zero.
     #[test]
     fn the_committer_sends_each_reply_after_its_lines_are_written() {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("leases.jsonl");
         let (journal, _) = Journal::open(&path).unwrap();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = Arc::new(AtomicUsize::new(0));
         // Queued before the thread starts: taken as one group.
         for j in [job("a", 2), job("b", 0), Job::Compact { lines: vec!["snap".into()] }, job("c", 1)] {
+            pending.fetch_add(1, Ordering::AcqRel);
             tx.send(j).unwrap();
         }
+        let p = pending.clone();
         let path2 = path.clone();
         let worker = std::thread::spawn(move || {
             let mut sent = Vec::new();
-            commit_loop(journal, &rx, &mut |sock: &u8, bytes: &[u8], _to| {
+            commit_loop(journal, &rx, &p, &mut |sock: &u8, bytes: &[u8], _to| {
                 assert_eq!(*sock, 7);
                 let tag = String::from_utf8(bytes.to_vec()).unwrap();
                 sent.push((tag, std::fs::read_to_string(&path2).unwrap()));
             });
             sent
         });
+        pending.fetch_add(1, Ordering::AcqRel);
         tx.send(job("d", 3)).unwrap();
         drop(tx);
         let sent = worker.join().unwrap();
@@ -580,9 +602,10 @@ mod tests {
         assert!(sent[2].1.starts_with("snap\nc-0\n"), "{:?}", sent[2].1);
         assert!(sent[3].1.ends_with("d-2\n"), "{:?}", sent[3].1);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "snap\nc-0\nd-0\nd-1\nd-2\n");
+        assert_eq!(pending.load(Ordering::Acquire), 0);
     }
 
-    /// A journal that cannot be written withholds the replies.
+    /// A journal that cannot be written withholds the replies and still retires the jobs.
     #[test]
     fn a_failed_append_withholds_the_replies() {
         let d = tempfile::tempdir().unwrap();
@@ -590,10 +613,12 @@ mod tests {
         let (mut journal, _) = Journal::open(&path).unwrap();
         journal.make_unwritable();
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let pending = AtomicUsize::new(1);
         tx.send(job("a", 1)).unwrap();
         drop(tx);
         let mut sent = 0;
-        commit_loop(journal, &rx, &mut |_: &u8, _: &[u8], _| sent += 1);
+        commit_loop(journal, &rx, &pending, &mut |_: &u8, _: &[u8], _| sent += 1);
         assert_eq!(sent, 0);
+        assert_eq!(pending.load(Ordering::Acquire), 0);
     }
 }
