@@ -598,6 +598,9 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
         c.write_all(&encoded, cfg.send_timeout).await?;
         return Ok(Outcome { status: plan.status, bytes: 0, keep, mac: None });
     };
+    // Corked for the body (nginx's tcp_nopush): only full segments leave while sendfile runs,
+    // not a short one at the end of every chunk; uncorking below sends the tail at once.
+    let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &true);
     c.send_more(&encoded, cfg.send_timeout).await?;
     // Progress reaches the store every 16 MiB, and the rest at the end.
     let ip = *c.peer.ip();
@@ -610,6 +613,7 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
             }
         })
         .await;
+    let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &false);
     shared.store().served(ip, pending);
     let sent = sent?;
     if sent < n {
