@@ -139,13 +139,13 @@ start() {
   # bash joins the cgroup and execs `ip netns exec`, which execs the server: $! is its PID.
   local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" ip netns exec "$NS")
   case $1 in
-    recon)  "${run[@]}" "$RECON" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 2 \
-              > "$W/srv.log" 2>&1 & ;;
-    recon-b) "${run[@]}" "$RECON_B" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 2 \
-              > "$W/srv.log" 2>&1 & ;;
-    # Not in the default list: one thread, to see what the second worker buys.
-    recon1) "${run[@]}" "$RECON" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers 1 \
-              > "$W/srv.log" 2>&1 & ;;
+    # recon1, not in the default list: one thread, to see what the second worker buys.
+    recon|recon-b|recon1)
+      local bin=$RECON workers=2
+      [ "$1" = recon-b ] && bin=$RECON_B
+      [ "$1" = recon1 ] && workers=1
+      "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers $workers \
+        > "$W/srv.log" 2>&1 & ;;
     nginx)  "${run[@]}" "$NGINX" -e "$W/nginx/error.log" -p "$W/nginx" -c "$W/nginx.conf" -g 'daemon off;' \
               > "$W/srv.log" 2>&1 & ;;
     apache) "${run[@]}" env LD_LIBRARY_PATH="$APLIB" "$APACHE" -f "$W/apache.conf" -DFOREGROUND \

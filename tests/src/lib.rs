@@ -85,6 +85,13 @@ impl Netns {
         run(&mut self.command(argv))
     }
 
+    /// Adds a bridge `name` (a switch for the veths and taps given to it with `ip link set PORT
+    /// master NAME`) and brings it up.
+    pub fn bridge(&self, name: &str) {
+        self.exec_ok(&["ip", "link", "add", name, "type", "bridge"]);
+        self.exec_ok(&["ip", "link", "set", name, "up"]);
+    }
+
     /// Starts `argv` inside the namespace; it is killed by PID when the guard drops.
     pub fn spawn(&self, argv: &[&str], log: &Path) -> Proc {
         let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));

@@ -349,8 +349,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     let qemu = crate::program("qemu-system-x86_64", "qemu-system-x86");
     std::fs::create_dir_all(&opts.dir).expect("rack dir");
     let ns = Netns::new("recon-rack");
-    ns.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
-    ns.exec_ok(&["ip", "link", "set", "br0", "up"]);
+    ns.bridge("br0");
     let data = opts.dir.join("data");
     // The foreign server: dnsmasq in a namespace of its own, on the same bridge, handing out
     // addresses and nothing for PXE.

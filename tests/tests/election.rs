@@ -53,8 +53,7 @@ fn three_media_booted_agents_elect_one_master_and_the_others_upload_to_it() {
     require_root();
     let dir = scratch_dir("election");
     let hub = Netns::new("recon-elect-hub");
-    hub.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
-    hub.exec_ok(&["ip", "link", "set", "br0", "up"]);
+    hub.bridge("br0");
     let boot = dir.join("boot");
     std::fs::create_dir_all(&boot).unwrap();
     let recon = recon_bin();

@@ -266,8 +266,7 @@ fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
     let dir = scratch_dir("master-auto");
     // A switch: a bridge in its own namespace, with the master, dnsmasq and the client on it.
     let sw = Netns::new("recon-sw");
-    sw.exec_ok(&["ip", "link", "add", "br0", "type", "bridge"]);
-    sw.exec_ok(&["ip", "link", "set", "br0", "up"]);
+    sw.bridge("br0");
     let mut m = Master::new(&dir);
     let other = Netns::new("recon-o");
     let cli = Netns::new("recon-c");
