@@ -11,14 +11,16 @@
 # `EnableSendfile On`), access logs off for the peers (recon logs a line per request, as it
 # always does), two workers each (recon --workers 2, nginx worker_processes 2, Apache's
 # event MPM with threads in two processes).
-#   single   one curl, -o /dev/null
+#   single   SINGLE curls one after another, one download each, -o /dev/null: one download lasts
+#            a quarter second here, too short to measure alone, and its speed depends on where
+#            the scheduler puts curl (beside the server's thread or not, settled per connection)
 #   Nx       CONC curls at once, aggregate MB/s over the wall time until the last finishes
 # A download counts only if curl saw 200 and SIZE octets; one more per server and repeat,
 # untimed, is piped through sha256sum and must match the file, or that server's runs count 0.
 # Reported: median MB/s (1e6 B/s) over REPEATS, the ratio to the better of nginx and Apache,
 # and the server's CPU time per MB (cgroup cpuacct, children included).
 #
-# Env: REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" OUT=bench/results/http-<stamp>.csv
+# Env: REPEATS=3 SIZE=500M CONC=50 SINGLE=5 SERVERS="recon nginx apache" OUT=bench/results/http-<stamp>.csv
 #   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
 #   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved.
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
@@ -32,6 +34,7 @@ cd "$(dirname "$0")/.."
 REPEATS=${REPEATS:-3}
 SIZE=${SIZE:-500M}
 CONC=${CONC:-50}
+SINGLE=${SINGLE:-5}
 SERVERS=${SERVERS:-"recon nginx apache"}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-bench/results/http-$STAMP.csv}
@@ -166,6 +169,8 @@ record() {  # server test run ok seconds cpu_ns
 URL=http://$SRV_IP/f
 # One download, its status and size on stdout.
 get() { ncx curl -s --max-time 600 -o /dev/null -w '%{http_code} %{size_download}\n' "$URL"; }
+# SINGLE downloads one after another, a status and size line each.
+get_seq() { for _ in $(seq "$SINGLE"); do get; done; }
 
 for n in $(seq "$REPEATS"); do
   for s in $SERVERS; do
@@ -174,9 +179,9 @@ for n in $(seq "$REPEATS"); do
     got=$(ncx curl -s --max-time 600 "$URL" | sha256sum | cut -d' ' -f1)
     verified=1; [ "$got" = "$WANT" ] || { verified=0; echo "$s: checksum mismatch" >&2; }
     t0=$(ticks); ts=$EPOCHREALTIME
-    r=$(get)
+    r=$(get_seq)
     te=$EPOCHREALTIME; t1=$(ticks)
-    ok=0; [ "$r" = "200 $BYTES" ] && ok=$((BYTES * verified))
+    ok=$(( $(grep -cx "200 $BYTES" <<< "$r") * BYTES * verified ))
     record "$s" single "$n" "$ok" "$(echo "$te - $ts" | bc)" $((t1 - t0))
     rm -f "$W"/c.*
     t0=$(ticks); ts=$EPOCHREALTIME; pids=()
