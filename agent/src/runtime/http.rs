@@ -15,20 +15,19 @@
 //! most `send_timeout`). The response head is sent with `MSG_MORE`, so it shares the first
 //! segments with the file.
 //!
-//! Threads: `workers` threads (default: one per CPU) each run an executor with its own accept
-//! loop on the same listening socket; the kernel hands each connection to one of them, and the
-//! caller's executor runs the first (so `recon serve` can run it beside DHCP on one executor).
-//! The copies sendfile makes are the server's main cost, and a second thread lets them use a
-//! second CPU; on the 2-CPU bench machine, with the clients on the same CPUs, two workers
-//! measured within noise of one (bench/README.md). At most `max_connections` are open at once:
-//! past that a connection is accepted, told 503 and closed.
+//! Threads: `workers` threads (default: one per CPU) each run an executor on a reactor of their
+//! own (`runtime::local`: the kernel wakes the thread whose socket is ready, directly) with an
+//! accept loop on the same listening socket. The worker that accepts a connection hands it to
+//! the worker with the fewest, so many downloads spread over the CPUs. `serve` only waits for the
+//! workers, so the master's executor (DHCP, DNS, TFTP) never runs a file send. At most
+//! `max_connections` are open at once: past that a connection is accepted, told 503 and closed.
 //!
 //! Every request is a `http` event in the store for the node it comes from (by the `mac` of
 //! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
 //! it are counted (`Store::served`) as they go, so a download's progress shows while it runs.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -38,8 +37,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use nix::sys::socket::{self as sock, MsgFlags};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::{Async, LocalExecutor, Timer};
+use smol::LocalExecutor;
+
+use super::local::{self, Io};
 
 use crate::serve::http::{
     BootConfig, Chunked, FileInfo, Head, Method, Reject, Request, Route, TokenKey, boot_script, chain_script,
@@ -103,6 +103,10 @@ struct Shared {
     open: AtomicUsize,
     /// Connections being told 503 now.
     refusing: AtomicUsize,
+    /// Per worker: the connections it serves, counted from the moment one is handed to it.
+    load: Vec<AtomicUsize>,
+    /// Per worker: where other workers hand it connections they accepted.
+    inbox: Vec<smol::channel::Sender<(TcpStream, SocketAddrV4)>>,
 }
 
 impl Shared {
@@ -112,8 +116,7 @@ impl Shared {
     }
 }
 
-/// Serves until the listener fails. Starts `workers - 1` threads of its own; the caller's
-/// executor runs the first worker.
+/// Serves until a worker fails. The workers are threads of their own; this waits for them.
 pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::Result<()> {
     let root = Root::open(&cfg.boot_dir).with_context(|| format!("http: boot directory {}", cfg.boot_dir.display()))?;
     let key = store.lock().unwrap_or_else(|e| e.into_inner()).secret().context("http: the token key")?;
@@ -126,6 +129,7 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::
         cfg.max_connections,
         cfg.max_body
     );
+    let (senders, inboxes): (Vec<_>, Vec<_>) = (0..workers).map(|_| smol::channel::unbounded()).unzip();
     let shared = Arc::new(Shared {
         cfg,
         root,
@@ -133,40 +137,70 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::
         store,
         open: AtomicUsize::new(0),
         refusing: AtomicUsize::new(0),
+        load: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+        inbox: senders,
     });
-    for i in 1..workers {
-        let (l, sh) = (listener.try_clone()?, shared.clone());
+    let (failed, failure) = smol::channel::bounded(workers);
+    for (i, inbox) in inboxes.into_iter().enumerate() {
+        let (l, sh, failed) = (listener.try_clone()?, shared.clone(), failed.clone());
         std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
-            if let Err(e) = smol::block_on(worker(l, sh)) {
-                log::error!("http: worker {i}: {e:#}");
-            }
+            let e = match local::block_on(worker(i, l, inbox, sh)) {
+                Ok(Ok(())) => anyhow::anyhow!("http: worker {i} stopped"),
+                Ok(Err(e)) | Err(e) => anyhow::Error::from(e).context(format!("http: worker {i}")),
+            };
+            let _ = failed.send_blocking(e);
         })?;
     }
-    worker(listener, shared).await
+    drop(failed);
+    Err(failure.recv().await.unwrap_or_else(|_| anyhow::anyhow!("http: the workers ended")))
 }
 
 /// A listening socket with a backlog for a rack booting at once (std's is 128).
 fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
     use sock::{AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, setsockopt, sockopt};
-    let fd = sock::socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+    let fd = sock::socket(AddressFamily::Inet, SockType::Stream, flags, None)?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     sock::bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
     sock::listen(&fd, Backlog::new(1024).map_err(io::Error::from)?)?;
     Ok(TcpListener::from(fd))
 }
 
-/// One thread's accept loop and connection tasks.
-async fn worker(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()> {
-    let listener = Async::new(listener)?;
+/// One thread's accept loop and connection tasks. Whichever worker the kernel wakes for a new
+/// connection accepts it, and hands it to the worker serving the fewest connections (itself when
+/// tied): EPOLLEXCLUSIVE wakes the first sleeping worker, so left alone the first would take most
+/// connections of a burst and the downloads would share one CPU (measured: 74 % of the CPU time
+/// on one of two workers in one run of 50; bench/README.md "http.sh").
+async fn worker(
+    me: usize,
+    listener: TcpListener,
+    inbox: smol::channel::Receiver<(TcpStream, SocketAddrV4)>,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
+    let listener = Io::listener(listener)?;
     let ex = std::rc::Rc::new(LocalExecutor::new());
+    let (spawner, sh) = (ex.clone(), shared.clone());
+    ex.spawn(async move {
+        while let Ok((stream, peer)) = inbox.recv().await {
+            start(&spawner, me, stream, peer, &sh);
+        }
+    })
+    .detach();
     let spawner = ex.clone();
     // The accept loop is a task of its own, polled when the listener is readable: as the future
     // `run` drives, it would be polled (an accept4 that fails with EAGAIN) every time any
     // connection's task woke the thread.
     let accept = ex.spawn(async move {
         let ex = spawner;
+        let mut accepted = 0u32;
         loop {
-            let (stream, peer) = match listener.accept().await {
+            accepted = accepted.wrapping_add(1);
+            if accepted.is_multiple_of(16) {
+                // A burst of connections is accepted in a row; the connections already open
+                // get their turn in between.
+                smol::future::yield_now().await;
+            }
+            let (stream, peer) = match listener.read_with(|l| l.accept()).await {
                 Ok(a) => a,
                 Err(e) => {
                     // Out of descriptors or memory: wait for connections to end; a connection
@@ -174,44 +208,93 @@ async fn worker(listener: TcpListener, shared: Arc<Shared>) -> anyhow::Result<()
                     match e.raw_os_error() {
                         Some(nix::libc::EMFILE | nix::libc::ENFILE | nix::libc::ENOBUFS | nix::libc::ENOMEM) => {
                             log::warn!("http: accept: {e}");
-                            Timer::after(Duration::from_millis(100)).await;
+                            local::sleep_until(Instant::now() + Duration::from_millis(100)).await;
                             continue;
                         }
                         Some(nix::libc::ECONNABORTED | nix::libc::EINTR | nix::libc::EPROTO) => continue,
-                        _ => return Err(anyhow::Error::from(e).context("http: accept")),
+                        _ => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
                     }
                 }
             };
             let SocketAddr::V4(peer) = peer else { continue };
-            if shared.open.fetch_add(1, Ordering::AcqRel) >= shared.cfg.max_connections {
-                shared.open.fetch_sub(1, Ordering::AcqRel);
-                refuse_busy(&ex, stream, peer, &shared);
-                continue;
+            let to = least_loaded(&shared.load, me);
+            if let Some(n) = shared.load.get(to) {
+                n.fetch_add(1, Ordering::AcqRel);
             }
-            let slot = Slot(shared.clone());
-            ex.spawn(async move {
-                let shared = slot.0.clone();
-                connection(stream, peer, &shared).await;
-                drop(slot);
-            })
-            .detach();
+            let Some(inbox) = shared.inbox.get(to).filter(|_| to != me) else {
+                start(&ex, me, stream, peer, &shared);
+                continue;
+            };
+            if let Err(e) = inbox.try_send((stream, peer)) {
+                // Only if that worker has ended (and serve with it): serve the connection here.
+                move_load(&shared.load, to, me);
+                let (stream, peer) = e.into_inner();
+                start(&ex, me, stream, peer, &shared);
+            }
         }
     });
     ex.run(accept).await
 }
 
-/// Frees a connection's place when the connection ends, however it ends.
-struct Slot(Arc<Shared>);
+/// The worker with the fewest connections; `me` among equals.
+fn least_loaded(load: &[AtomicUsize], me: usize) -> usize {
+    let of = |i: usize| load.get(i).map_or(usize::MAX, |n| n.load(Ordering::Acquire));
+    (0..load.len()).fold(me, |best, i| if of(i) < of(best) { i } else { best })
+}
+
+fn move_load(load: &[AtomicUsize], from: usize, to: usize) {
+    if let (Some(f), Some(t)) = (load.get(from), load.get(to)) {
+        f.fetch_sub(1, Ordering::AcqRel);
+        t.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Serves a connection handed to worker `me` (its `load` already counts it) on `ex`.
+fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: SocketAddrV4, shared: &Arc<Shared>) {
+    let unload = || {
+        if let Some(n) = shared.load.get(me) {
+            n.fetch_sub(1, Ordering::AcqRel);
+        }
+    };
+    // Failing this (epoll's max_user_watches) drops this connection, not the worker.
+    let stream = match stream.set_nonblocking(true).and_then(|()| Io::new(stream)) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("http: {peer}: {e}");
+            unload();
+            return;
+        }
+    };
+    if shared.open.fetch_add(1, Ordering::AcqRel) >= shared.cfg.max_connections {
+        shared.open.fetch_sub(1, Ordering::AcqRel);
+        unload();
+        refuse_busy(ex, stream, peer, shared);
+        return;
+    }
+    let slot = Slot(shared.clone(), me);
+    ex.spawn(async move {
+        let shared = slot.0.clone();
+        connection(stream, peer, &shared).await;
+        drop(slot);
+    })
+    .detach();
+}
+
+/// Frees a connection's place, and its worker's count, when the connection ends, however it ends.
+struct Slot(Arc<Shared>, usize);
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
+        if let Some(n) = self.0.load.get(self.1) {
+            n.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
 /// Over the connection limit: 503 and close. At most 64 of these at a time; past that the
 /// connection is just closed.
-fn refuse_busy(ex: &LocalExecutor<'_>, stream: Async<TcpStream>, peer: SocketAddrV4, shared: &Arc<Shared>) {
+fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Arc<Shared>) {
     log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
     if shared.refusing.fetch_add(1, Ordering::AcqRel) >= 64 {
         shared.refusing.fetch_sub(1, Ordering::AcqRel);
@@ -241,7 +324,7 @@ fn unix_ms() -> u64 {
 /// `f`, or `TimedOut` at `deadline`.
 async fn timed<T>(deadline: Instant, f: impl Future<Output = io::Result<T>>) -> io::Result<T> {
     smol::future::or(f, async {
-        Timer::at(deadline).await;
+        local::sleep_until(deadline).await;
         Err(io::ErrorKind::TimedOut.into())
     })
     .await
@@ -252,7 +335,7 @@ const CHUNK: usize = 2 << 20;
 
 /// One connection's socket and the octets received but not yet used.
 struct Conn {
-    stream: Async<TcpStream>,
+    stream: Io<TcpStream>,
     peer: SocketAddrV4,
     buf: Vec<u8>,
 }
@@ -274,7 +357,8 @@ impl Conn {
     async fn read_more(&mut self, deadline: Instant) -> io::Result<usize> {
         let n = self.buf.len();
         self.buf.resize(n + 16 * 1024, 0);
-        let r = timed(deadline, self.stream.read(&mut self.buf[n..])).await;
+        let (stream, buf) = (&self.stream, &mut self.buf[n..]);
+        let r = timed(deadline, stream.read_with(|s| (&*s).read(buf))).await;
         self.buf.truncate(n + *r.as_ref().unwrap_or(&0));
         r
     }
@@ -304,8 +388,15 @@ impl Conn {
         }
     }
 
-    async fn write_all(&mut self, data: &[u8], limit: Duration) -> io::Result<()> {
-        timed(Instant::now() + limit, self.stream.write_all(data)).await
+    async fn write_all(&mut self, mut data: &[u8], limit: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + limit;
+        while !data.is_empty() {
+            match timed(deadline, self.stream.write_with(|s| (&*s).write(data))).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => data = data.get(n..).unwrap_or_default(),
+            }
+        }
+        Ok(())
     }
 
     /// Sends `data` with MSG_MORE: more (a file) follows at once.
@@ -345,7 +436,7 @@ impl Conn {
                     progress(n as u64);
                     if n < want {
                         // The buffer is full: wait until it drains rather than ask again.
-                        timed(Instant::now() + limit, self.stream.writable()).await?;
+                        timed(Instant::now() + limit, self.stream.drained()).await?;
                     } else {
                         // Let the other connections on this thread have their turn: with many
                         // downloads, by the time this one comes round again its buffer has
@@ -353,7 +444,7 @@ impl Conn {
                         smol::future::yield_now().await;
                     }
                 }
-                Err(nix::errno::Errno::EAGAIN) => timed(Instant::now() + limit, self.stream.writable()).await?,
+                Err(nix::errno::Errno::EAGAIN) => timed(Instant::now() + limit, self.stream.drained()).await?,
                 Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -368,7 +459,7 @@ impl Conn {
         let _ = self.stream.get_ref().shutdown(Shutdown::Write);
         let deadline = Instant::now() + limit;
         let mut sink = [0u8; 16 * 1024];
-        while let Ok(n) = timed(deadline, self.stream.read(&mut sink)).await {
+        while let Ok(n) = timed(deadline, self.stream.read_with(|s| (&*s).read(&mut sink))).await {
             if n == 0 {
                 break;
             }
@@ -387,7 +478,7 @@ struct Outcome {
     mac: Option<String>,
 }
 
-async fn connection(stream: Async<TcpStream>, peer: SocketAddrV4, shared: &Shared) {
+async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) {
     // Small responses (boot.ipxe, API answers) leave at once rather than after the client's
     // delayed ACK of the previous one.
     let _ = stream.get_ref().set_nodelay(true);
@@ -749,5 +840,19 @@ async fn read_body(c: &mut Conn, req: &Request, cfg: &HttpConfig) -> io::Result<
             Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_goes_to_the_least_loaded_worker_and_stays_home_on_a_tie() {
+        let load = |n: &[usize]| n.iter().map(|&k| AtomicUsize::new(k)).collect::<Vec<_>>();
+        assert_eq!(least_loaded(&load(&[3, 1, 2]), 0), 1);
+        assert_eq!(least_loaded(&load(&[2, 2, 2]), 2), 2);
+        assert_eq!(least_loaded(&load(&[0, 2, 0]), 1), 0);
+        assert_eq!(least_loaded(&load(&[5]), 0), 0);
     }
 }
