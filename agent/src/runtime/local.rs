@@ -261,8 +261,9 @@ impl<T: AsFd> Io<T> {
         }
     }
 
-    /// After a write failed with EAGAIN (the socket buffer is full): waits for the edge that
-    /// comes when it drains. For an operation that `write_with` does not wrap (sendfile).
+    /// After a write came back short or failed with EAGAIN (the socket buffer is full): waits
+    /// for the edge that comes when it drains. A short write sets SOCK_NOSPACE as EAGAIN does,
+    /// so the kernel reports that edge (tcp(7) sockets; not for a write cut short otherwise).
     pub(crate) async fn drained(&self) -> io::Result<()> {
         self.not_ready(WRITE);
         self.ready(WRITE).await;
