@@ -23,6 +23,8 @@
 # Env: REPEATS=3 SIZE=500M CONC=50 SINGLE=5 SERVERS="recon nginx apache" OUT=bench/results/http-<stamp>.csv
 #   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
 #   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved.
+#   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), so that no run depends on
+#   where the scheduler puts curl: what is left is the server's own speed on one CPU.
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
 #   under `perf trace -s`, the syscall summaries in <OUT>-syscalls-<server>-<test>.txt.
 # Needs root, curl, python3, and the nginx, apache2-bin, libapr1 and libaprutil1 .debs
@@ -136,11 +138,14 @@ MaxRequestWorkers 128
 EOF
 
 nsx() { ip netns exec "$NS" "$@"; }
-ncx() { ip netns exec "$NC" "$@"; }
+PIN=${PIN:-0}
+SRV_CPU=(); CLI_CPU=()
+[ "$PIN" = 1 ] && SRV_CPU=(taskset -c 0) && CLI_CPU=(taskset -c 1)
+ncx() { ip netns exec "$NC" "${CLI_CPU[@]}" "$@"; }
 SRV=
 start() {
   # bash joins the cgroup and execs `ip netns exec`, which execs the server: $! is its PID.
-  local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" ip netns exec "$NS")
+  local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" "${SRV_CPU[@]}" ip netns exec "$NS")
   case $1 in
     # recon1, not in the default list: one thread, to see what the second worker buys.
     recon|recon-b|recon1)
