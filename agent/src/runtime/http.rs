@@ -440,7 +440,7 @@ impl Conn {
                     } else {
                         // Let the other connections on this thread have their turn: with many
                         // downloads, by the time this one comes round again its buffer has
-                        // room, and a thread serves them without waiting on the reactor.
+                        // room, and the thread sends again without waiting for a wake-up.
                         smol::future::yield_now().await;
                     }
                 }

@@ -6,9 +6,9 @@
 //! parked thread's task goes kernel -> the thread holding the reactor -> futex -> the task's
 //! thread: two wake-ups where one would do, and the socket is re-armed with an epoll_ctl before
 //! every wait (EPOLLONESHOT). An HTTP worker sending a file waits for socket space hundreds of
-//! times per download, and that hop is what kept recon's single download below nginx's, whose
-//! workers each own an epoll (bench/README.md "http.sh"). Here each worker owns one: the kernel
-//! wakes the thread whose socket has room, directly.
+//! times per download: with this reactor a single download ran 1 755 MB/s against 1 407 on
+//! smol's, interleaved (bench/README.md "http.sh"). Here each worker owns an epoll, as nginx's
+//! workers do: the kernel wakes the thread whose socket has room, directly.
 //!
 //! Sockets are registered once, edge-triggered for reading and writing (epoll(7), "Level-triggered
 //! and edge-triggered"): an operation that fails with EAGAIN clears the direction's readiness,
@@ -90,6 +90,14 @@ impl Reactor {
                     wake.extend(src.wakers[dir].take());
                 }
             }
+        }
+    }
+
+    fn release(&self, key: usize) {
+        let mut slab = self.sources.borrow_mut();
+        if let Some(slot) = slab.slots.get_mut(key) {
+            *slot = None;
+            slab.free.push(key);
         }
     }
 
@@ -291,16 +299,6 @@ impl<T: AsFd> Io<T> {
             }
             Poll::Pending
         })
-    }
-}
-
-impl Reactor {
-    fn release(&self, key: usize) {
-        let mut slab = self.sources.borrow_mut();
-        if let Some(slot) = slab.slots.get_mut(key) {
-            *slot = None;
-            slab.free.push(key);
-        }
     }
 }
 
