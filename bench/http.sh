@@ -1,6 +1,6 @@
 #!/bin/bash
 # HTTP download throughput: recon httpd against nginx 1.22 and Apache 2.4 (mpm_event), the same
-# file, the same curl client, runs interleaved server by server.
+# file, the same curl client, the servers up side by side and the downloads interleaved.
 #
 #   bench/http.sh
 #
@@ -10,19 +10,25 @@
 # sends it with sendfile (recon always; nginx `sendfile on; tcp_nopush on;`; Apache
 # `EnableSendfile On`), access logs off for the peers (recon logs a line per request, as it
 # always does), two workers each (recon --workers 2, nginx worker_processes 2, Apache's
-# event MPM with threads in two processes).
-#   single   SINGLE curls one after another, one download each, -o /dev/null: one download lasts
-#            a quarter second here, too short to measure alone, and its speed depends on where
-#            the scheduler puts curl (beside the server's thread or not, settled per connection)
-#   Nx       CONC curls at once, aggregate MB/s over the wall time until the last finishes
-# A download counts only if curl saw 200 and SIZE octets; one more per server and repeat,
-# untimed, is piped through sha256sum and must match the file, or that server's runs count 0.
-# Reported: median MB/s (1e6 B/s) over REPEATS, the ratio to the better of nginx and Apache,
-# and the server's CPU time per MB (cgroup cpuacct, children included).
+# event MPM with threads in two processes). Every server listens at once, each on its own
+# port and in its own cgroup, so that all of them see the same machine state: the downloads
+# take turns, server by server, the order rotating every round.
+#   single   ROUNDS rounds of one download per server, -o /dev/null, MB/s per download. One
+#            download lasts a third of a second here and its speed spreads over 1-3 GB/s for
+#            every server alike (how the kernel splits the sending and receiving work over the
+#            two CPUs; bench/README.md "http.sh"), so it takes many, interleaved, to compare.
+#   Nx       REPEATS rounds of CONC curls at once per server, aggregate MB/s over the wall time
+#            until the last finishes
+# A download counts only if curl saw 200 and SIZE octets; one more per server, untimed, is
+# piped through sha256sum first and must match the file, or that server's runs count 0.
+# Reported: median MB/s, the ratio to the better of nginx and Apache (for single, with a 95 %
+# bootstrap interval), and the server's CPU time per MB (cgroup cpuacct, children included).
 #
-# Env: REPEATS=3 SIZE=500M CONC=50 SINGLE=5 SERVERS="recon nginx apache" OUT=bench/results/http-<stamp>.csv
+# Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache"
+#   OUT=bench/results/http-<stamp>.csv
 #   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
-#   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved.
+#   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved;
+#   `recon1` in SERVERS is recon with one worker.
 #   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), so that no run depends on
 #   where the scheduler puts curl: what is left is the server's own speed on one CPU.
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
@@ -31,12 +37,12 @@
 # (downloaded with apt-get download and unpacked under bench/.pkgs, never installed: their
 # packages would start services on the host).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "bench/http.sh: run as root" >&2; exit 1; }
 REPEATS=${REPEATS:-3}
 SIZE=${SIZE:-500M}
 CONC=${CONC:-50}
-SINGLE=${SINGLE:-5}
+ROUNDS=${ROUNDS:-40}
 SERVERS=${SERVERS:-"recon nginx apache"}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-bench/results/http-$STAMP.csv}
@@ -44,7 +50,7 @@ W=$(mktemp -d /tmp/recon-bench-http.XXXXXX)
 NS=recon-bench-hsrv-$$
 NC=recon-bench-hcli-$$
 SRV_IP=10.83.0.1
-CG=/sys/fs/cgroup/cpuacct/recon-bench-http-$$
+CG=/sys/fs/cgroup/cpuacct/recon-bench-http-$$  # one cgroup per server below it
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
@@ -52,7 +58,7 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null
   ip netns del "$NC" 2>/dev/null
   umount "$W/root" 2>/dev/null
-  rmdir "$CG" 2>/dev/null
+  rmdir "$CG"/*/ "$CG" 2>/dev/null
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -93,7 +99,11 @@ chmod 755 "$W/root"; chmod 644 "$W/root/f"
 BYTES=$(stat -c %s "$W/root/f")
 WANT=$(sha256sum "$W/root/f" | cut -d' ' -f1)
 
-cat > "$W/nginx.conf" <<EOF
+# Each server's port: 8001, 8002, ... in the order of SERVERS.
+declare -A PORT
+i=0; for s in $SERVERS; do i=$((i + 1)); PORT[$s]=$((8000 + i)); done
+
+cat > "$W/nginx.conf" <<EOF2
 worker_processes 2;
 pid $W/nginx/nginx.pid;
 error_log $W/nginx/error.log;
@@ -109,13 +119,13 @@ http {
   fastcgi_temp_path $W/nginx/fastcgi;
   uwsgi_temp_path $W/nginx/uwsgi;
   scgi_temp_path $W/nginx/scgi;
-  server { listen $SRV_IP:80; root $W/root; }
+  server { listen $SRV_IP:${PORT[nginx]:-0}; root $W/root; }
 }
-EOF
-cat > "$W/apache.conf" <<EOF
+EOF2
+cat > "$W/apache.conf" <<EOF2
 ServerRoot $W/apache
 ServerName bench
-Listen $SRV_IP:80
+Listen $SRV_IP:${PORT[apache]:-0}
 LoadModule mpm_event_module $APMOD/mod_mpm_event.so
 LoadModule authz_core_module $APMOD/mod_authz_core.so
 User nobody
@@ -135,110 +145,131 @@ ServerLimit 2
 ThreadsPerChild 64
 ThreadLimit 64
 MaxRequestWorkers 128
-EOF
+EOF2
 
 nsx() { ip netns exec "$NS" "$@"; }
 PIN=${PIN:-0}
 SRV_CPU=(); CLI_CPU=()
 [ "$PIN" = 1 ] && SRV_CPU=(taskset -c 0) && CLI_CPU=(taskset -c 1)
 ncx() { ip netns exec "$NC" "${CLI_CPU[@]}" "$@"; }
-SRV=
 start() {
-  # bash joins the cgroup and execs `ip netns exec`, which execs the server: $! is its PID.
-  local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" "${SRV_CPU[@]}" ip netns exec "$NS")
+  local port=${PORT[$1]} cg=$CG/$1
+  mkdir -p "$cg"
+  # bash joins the server's cgroup and execs `ip netns exec`, which execs the server.
+  local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "${SRV_CPU[@]}" ip netns exec "$NS")
   case $1 in
-    # recon1, not in the default list: one thread, to see what the second worker buys.
     recon|recon-b|recon1)
       local bin=$RECON workers=2
       [ "$1" = recon-b ] && bin=$RECON_B
       [ "$1" = recon1 ] && workers=1
-      "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data" --listen $SRV_IP:80 --workers $workers \
-        > "$W/srv.log" 2>&1 & ;;
+      "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data-$1" --listen "$SRV_IP:$port" --workers $workers \
+        > "$W/srv-$1.log" 2>&1 & ;;
     nginx)  "${run[@]}" "$NGINX" -e "$W/nginx/error.log" -p "$W/nginx" -c "$W/nginx.conf" -g 'daemon off;' \
-              > "$W/srv.log" 2>&1 & ;;
+              > "$W/srv-$1.log" 2>&1 & ;;
     apache) "${run[@]}" env LD_LIBRARY_PATH="$APLIB" "$APACHE" -f "$W/apache.conf" -DFOREGROUND \
-              > "$W/srv.log" 2>&1 & ;;
+              > "$W/srv-$1.log" 2>&1 & ;;
+    *) echo "unknown server $1" >&2; exit 1 ;;
   esac
-  SRV=$!; PIDS+=("$SRV")
-  for _ in $(seq 50); do nsx ss -Hltn "sport = :80" | grep -q . && sleep 0.3 && return 0; sleep 0.1; done
-  echo "$1 did not start" >&2; cat "$W/srv.log" "$W"/*/error.log >&2 2>/dev/null; exit 1
+  PIDS+=($!)
+  for _ in $(seq 50); do nsx ss -Hltn "sport = :$port" | grep -q . && sleep 0.3 && return 0; sleep 0.1; done
+  echo "$1 did not start" >&2; cat "$W/srv-$1.log" "$W"/*/error.log >&2 2>/dev/null; exit 1
 }
-stop() { kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; sleep 0.3; }
-mkdir -p "$CG"
-ticks() { cat "$CG/cpuacct.usage"; }
+ticks() { cat "$CG/$1/cpuacct.usage"; }
 echo "server,test,run,bytes_ok,seconds,MBps,server_cpu_ms_per_MB" > "$OUT"
 record() {  # server test run ok seconds cpu_ns
   awk -v s="$1" -v c="$2" -v n="$3" -v ok="$4" -v sec="$5" -v t="$6" \
-    'BEGIN{mb=ok/1e6; printf "%s,%s,%s,%.0f,%.4f,%.2f,%.2f\n", s,c,n,ok,sec,(sec>0?mb/sec:0),(mb>0?t/1e6/mb:0)}' | tee -a "$OUT"
+    'BEGIN{mb=ok/1e6; printf "%s,%s,%s,%.0f,%.4f,%.2f,%.2f\n", s,c,n,ok,sec,(sec>0?mb/sec:0),(mb>0?t/1e6/mb:0)}' >> "$OUT"
 }
-URL=http://$SRV_IP/f
-# One download, its status and size on stdout.
-get() { ncx curl -s --max-time 600 -o /dev/null -w '%{http_code} %{size_download}\n' "$URL"; }
-# SINGLE downloads one after another, a status and size line each.
-get_seq() { for _ in $(seq "$SINGLE"); do get; done; }
+url() { echo "http://$SRV_IP:${PORT[$1]}/f"; }
+# One download from server $1: its status, size and seconds (curl's own clock, from before the
+# connection to the last octet, so without the cost of starting curl) on stdout.
+get() { ncx curl -s --max-time 600 -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' "$(url "$1")"; }
+# The servers in round $1's order: SERVERS rotated by the round number.
+order() { local a n; read -ra a <<< "$SERVERS"; n=${#a[@]}; for k in $(seq 0 $((n - 1))); do echo "${a[$(( (k + $1) % n ))]}"; done; }
 
+mkdir -p "$CG"
+declare -A VERIFIED
+for s in $SERVERS; do
+  start "$s"
+  # Untimed: the octets are the file's.
+  got=$(ncx curl -s --max-time 600 "$(url "$s")" | sha256sum | cut -d' ' -f1)
+  VERIFIED[$s]=1; [ "$got" = "$WANT" ] || { VERIFIED[$s]=0; echo "$s: checksum mismatch" >&2; }
+done
+
+timed() {  # server test run cmd...: runs cmd, counts the complete downloads it reports
+  local s=$1 t=$2 n=$3; shift 3
+  local t0 t1 ts te r sec
+  t0=$(ticks "$s"); ts=$EPOCHREALTIME
+  r=$("$@")
+  te=$EPOCHREALTIME; t1=$(ticks "$s")
+  # One download: curl's time; several at once: the wall time until the last ended.
+  if [ "$t" = single ]; then sec=$(cut -d' ' -f3 <<< "$r"); else sec=$(echo "$te - $ts" | bc); fi
+  record "$s" "$t" "$n" $(( $(grep -c "^200 $BYTES " <<< "$r") * BYTES * VERIFIED[$s] )) "$sec" $((t1 - t0))
+}
+many() {  # CONC downloads from server $1 at once
+  local pids=() i
+  for i in $(seq "$CONC"); do get "$1" > "$W/c.$i" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p"; done
+  cat "$W"/c.*; rm -f "$W"/c.*
+}
+for n in $(seq "$ROUNDS"); do
+  for s in $(order "$n"); do timed "$s" single "$n" get "$s"; done
+  [ $((n % 10)) = 0 ] && echo "single: $n of $ROUNDS rounds" >&2
+done
 for n in $(seq "$REPEATS"); do
-  for s in $SERVERS; do
-    start "$s"
-    # Untimed: the octets are the file's.
-    got=$(ncx curl -s --max-time 600 "$URL" | sha256sum | cut -d' ' -f1)
-    verified=1; [ "$got" = "$WANT" ] || { verified=0; echo "$s: checksum mismatch" >&2; }
-    t0=$(ticks); ts=$EPOCHREALTIME
-    r=$(get_seq)
-    te=$EPOCHREALTIME; t1=$(ticks)
-    ok=$(( $(grep -cx "200 $BYTES" <<< "$r") * BYTES * verified ))
-    record "$s" single "$n" "$ok" "$(echo "$te - $ts" | bc)" $((t1 - t0))
-    rm -f "$W"/c.*
-    t0=$(ticks); ts=$EPOCHREALTIME; pids=()
-    for i in $(seq "$CONC"); do get > "$W/c.$i" & pids+=($!); done
-    for p in "${pids[@]}"; do wait "$p"; done
-    te=$EPOCHREALTIME; t1=$(ticks)
-    okb=0; for i in $(seq "$CONC"); do [ "$(cat "$W/c.$i")" = "200 $BYTES" ] && okb=$((okb + BYTES * verified)); done
-    record "$s" "${CONC}x" "$n" "$okb" "$(echo "$te - $ts" | bc)" $((t1 - t0))
-    stop
-  done
+  for s in $(order "$n"); do timed "$s" "${CONC}x" "$n" many "$s"; done
+  echo "${CONC}x: $n of $REPEATS rounds" >&2
 done
 
 # Where each server's system calls go: one more download of each kind under perf trace.
 if [ "$SYSCALLS" = 1 ]; then
   command -v perf >/dev/null || { echo "SYSCALLS=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
   for s in $SERVERS; do
-    start "$s"
     for t in single "${CONC}x"; do
       f=${OUT%.csv}-syscalls-$s-$t.txt
-      perf trace -s -p "$(paste -sd, "$CG/cgroup.procs")" -o "$f" & tp=$!; PIDS+=("$tp")
+      perf trace -s -p "$(paste -sd, "$CG/$s/cgroup.procs")" -o "$f" & tp=$!; PIDS+=("$tp")
       sleep 2  # perf trace attaches
-      if [ "$t" = single ]; then get > /dev/null; else
-        cp=(); for i in $(seq "$CONC"); do get > /dev/null & cp+=($!); done
-        for p in "${cp[@]}"; do wait "$p"; done
-      fi
+      if [ "$t" = single ]; then get "$s" > /dev/null; else many "$s" > /dev/null; fi
       kill -INT "$tp"; wait "$tp"
       echo "$s $t: $(awk '/ events, /{n+=$(NF-2)} END{print n}' "$f") events traced, summary in $f"
     done
-    stop
   done
 fi
 
 python3 - "$OUT" "$SIZE" <<'PY'
-import csv, statistics, sys
+import csv, random, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}
 for r in rows:
     cell.setdefault((r["test"], r["server"]), []).append(r)
 tests = sorted({t for t, _ in cell}, key=lambda t: (t != "single", t))
-print(f"\nfile {sys.argv[2]}; median of {max(len(v) for v in cell.values())} runs")
-print(f"{'test':<8} {'recon MB/s':>11} {'nginx':>8} {'apache':>8} {'vs better':>10}  cpu ms/MB recon / nginx / apache")
+extra = [s for s in ("recon1", "recon-b") if any(k[1] == s for k in cell)]
+rng = random.Random(1)
+
+def ratio_interval(a, peers, n=2000):
+    """95 % bootstrap interval of median(a) / the best of the peers' medians."""
+    out = []
+    for _ in range(n):
+        best = max(statistics.median(rng.choices(p, k=len(p))) for p in peers)
+        out.append(statistics.median(rng.choices(a, k=len(a))) / best)
+    out.sort()
+    return out[int(0.025 * n)], out[int(0.975 * n) - 1]
+
+print(f"\nfile {sys.argv[2]}; median MB/s, runs per cell: "
+      + ", ".join(f"{t} {max(len(v) for k, v in cell.items() if k[0] == t)}" for t in tests))
+print(f"{'test':<8} {'recon':>8} {'nginx':>8} {'apache':>8} {'vs better':>10} {'95 % interval':>14}  "
+      "cpu ms/MB recon / nginx / apache" + "".join(f"   {s}" for s in extra))
 for t in tests:
-    med = {}; cpu = {}
-    for s in ("recon", "nginx", "apache", "recon1", "recon-b"):
-        rs = cell.get((t, s), [])
-        med[s] = statistics.median(float(r["MBps"]) for r in rs) if rs else 0.0
-        cpu[s] = statistics.median(float(r["server_cpu_ms_per_MB"]) for r in rs) if rs else 0.0
-    best = max(med["nginx"], med["apache"])
+    mbps = {s: [float(r["MBps"]) for r in cell.get((t, s), [])] for s in ("recon", "nginx", "apache", *extra)}
+    med = {s: statistics.median(v) if v else 0.0 for s, v in mbps.items()}
+    cpu = {s: statistics.median(float(r["server_cpu_ms_per_MB"]) for r in cell[(t, s)]) if (t, s) in cell else 0.0
+           for s in mbps}
+    peers = [mbps[s] for s in ("nginx", "apache") if mbps[s]]
+    best = max((med[s] for s in ("nginx", "apache")), default=0.0)
     ratio = med["recon"] / best if best else float("inf")
-    print(f"{t:<8} {med['recon']:>11.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x  "
-          f"{cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
-          + (f"   (recon --workers 1: {med['recon1']:.1f} MB/s, {cpu['recon1']:.2f} ms/MB)" if med["recon1"] else "")
-          + (f"   (recon-b: {med['recon-b']:.1f} MB/s, {cpu['recon-b']:.2f} ms/MB)" if med["recon-b"] else ""))
+    lo, hi = ratio_interval(mbps["recon"], peers) if peers and mbps["recon"] and best else (0, 0)
+    print(f"{t:<8} {med['recon']:>8.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x "
+          f"{f'{lo:.2f}-{hi:.2f}x':>14}  {cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
+          + "".join(f"   {med[s]:.1f} MB/s {cpu[s]:.2f} ms/MB" for s in extra))
 print(f"\n(raw: {sys.argv[1]})")
 PY
