@@ -27,7 +27,8 @@
 # Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache"
 #   OUT=bench/results/http-<stamp>.csv
 #   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
-#   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved;
+#   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved,
+#   and RECON_C=path a third, `recon-c`;
 #   `recon1` in SERVERS is recon with one worker.
 #   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), so that no run depends on
 #   where the scheduler puts curl: what is left is the server's own speed on one CPU.
@@ -71,6 +72,8 @@ if [ -z "${RECON:-}" ]; then
 fi
 RECON_B=${RECON_B:-}
 [ -n "$RECON_B" ] && SERVERS="$SERVERS recon-b"
+RECON_C=${RECON_C:-}
+[ -n "$RECON_C" ] && SERVERS="$SERVERS recon-c"
 SYSCALLS=${SYSCALLS:-0}
 mkdir -p bench/.pkgs "$(dirname "$OUT")"
 for p in nginx apache2-bin libapr1 libaprutil1; do
@@ -90,6 +93,15 @@ ip link add hb$$ netns "$NS" type veth peer name hc$$ netns "$NC"
 ip -n "$NS" link set hb$$ name hs0; ip -n "$NC" link set hc$$ name hc0
 ip -n "$NS" addr add $SRV_IP/24 dev hs0; ip -n "$NC" addr add 10.83.0.2/24 dev hc0
 ip -n "$NS" link set hs0 up; ip -n "$NC" link set hc0 up
+PIN=${PIN:-0}
+if [ "$PIN" = 1 ]; then
+  # Each side's receive work on its own CPU, as on two hosts: a veth hands a packet to the
+  # backlog of the CPU that sent it, so without this one stream is received on both CPUs,
+  # out of order (spurious fast retransmits), and curl's speed depends on which CPU did it.
+  ip netns exec "$NS" sh -c 'echo 1 > /sys/class/net/hs0/queues/rx-0/rps_cpus' \
+    && ip netns exec "$NC" sh -c 'echo 2 > /sys/class/net/hc0/queues/rx-0/rps_cpus' \
+    || { echo "could not steer the veth's receive work (rps_cpus)" >&2; exit 1; }
+fi
 # The peers' workers run as nobody: they must reach the files.
 chmod 755 "$W"
 mkdir -p "$W/root" "$W/nginx" "$W/apache"
@@ -148,7 +160,6 @@ MaxRequestWorkers 128
 EOF2
 
 nsx() { ip netns exec "$NS" "$@"; }
-PIN=${PIN:-0}
 SRV_CPU=(); CLI_CPU=()
 [ "$PIN" = 1 ] && SRV_CPU=(taskset -c 0) && CLI_CPU=(taskset -c 1)
 ncx() { ip netns exec "$NC" "${CLI_CPU[@]}" "$@"; }
@@ -158,9 +169,10 @@ start() {
   # bash joins the server's cgroup and execs `ip netns exec`, which execs the server.
   local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "${SRV_CPU[@]}" ip netns exec "$NS")
   case $1 in
-    recon|recon-b|recon1)
+    recon|recon-b|recon-c|recon1)
       local bin=$RECON workers=2
       [ "$1" = recon-b ] && bin=$RECON_B
+      [ "$1" = recon-c ] && bin=$RECON_C
       [ "$1" = recon1 ] && workers=1
       "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data-$1" --listen "$SRV_IP:$port" --workers $workers \
         > "$W/srv-$1.log" 2>&1 & ;;
@@ -243,7 +255,7 @@ cell = {}
 for r in rows:
     cell.setdefault((r["test"], r["server"]), []).append(r)
 tests = sorted({t for t, _ in cell}, key=lambda t: (t != "single", t))
-extra = [s for s in ("recon1", "recon-b") if any(k[1] == s for k in cell)]
+extra = [s for s in ("recon1", "recon-b", "recon-c") if any(k[1] == s for k in cell)]
 rng = random.Random(1)
 
 def ratio_interval(a, peers, n=2000):
@@ -254,6 +266,12 @@ def ratio_interval(a, peers, n=2000):
         out.append(statistics.median(rng.choices(a, k=len(a))) / best)
     out.sort()
     return out[int(0.025 * n)], out[int(0.975 * n) - 1]
+
+def extra_ratio(s, med, mbps, peers, best):
+    if not (best and peers and mbps[s]):
+        return ""
+    lo, hi = ratio_interval(mbps[s], peers)
+    return f"{med[s] / best:.2f}x ({lo:.2f}-{hi:.2f}x)"
 
 print(f"\nfile {sys.argv[2]}; median MB/s, runs per cell: "
       + ", ".join(f"{t} {max(len(v) for k, v in cell.items() if k[0] == t)}" for t in tests))
@@ -270,6 +288,6 @@ for t in tests:
     lo, hi = ratio_interval(mbps["recon"], peers) if peers and mbps["recon"] and best else (0, 0)
     print(f"{t:<8} {med['recon']:>8.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x "
           f"{f'{lo:.2f}-{hi:.2f}x':>14}  {cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
-          + "".join(f"   {med[s]:.1f} MB/s {cpu[s]:.2f} ms/MB" for s in extra))
+          + "".join(f"   {med[s]:.1f} MB/s {extra_ratio(s, med, mbps, peers, best)} {cpu[s]:.2f} ms/MB" for s in extra))
 print(f"\n(raw: {sys.argv[1]})")
 PY
