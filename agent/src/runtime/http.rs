@@ -692,7 +692,8 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
     // The head goes with MSG_MORE, so it leaves in the first segment of the file. The body is
     // corked (nginx's tcp_nopush: only full segments leave while sendfile runs) only while other
     // connections are open: in bench/http.sh's interleaved series, one download alone was
-    // faster uncorked in five of six (by 5-17 %), 50 at once faster corked in five of seven.
+    // faster uncorked in five of six (by 5-17 %), 50 at once faster corked in six of seven
+    // (by 1-11 %).
     let cork = shared.open.load(Ordering::Relaxed) > 1;
     if cork {
         let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &true);
