@@ -30,7 +30,8 @@
 #   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved,
 #   and RECON_C=path a third, `recon-c`;
 #   `recon1` in SERVERS is recon with one worker.
-#   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), so that no run depends on
+#   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), and each namespace's veth
+#   receive work on its own side's CPU (rps_cpus), as on two hosts, so that no run depends on
 #   where the scheduler puts curl: what is left is the server's own speed on one CPU.
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
 #   under `perf trace -s`, the syscall summaries in <OUT>-syscalls-<server>-<test>.txt.
