@@ -268,11 +268,14 @@ def ratio_interval(a, peers, n=2000):
     out.sort()
     return out[int(0.025 * n)], out[int(0.975 * n) - 1]
 
-def extra_ratio(s, med, mbps, peers, best):
-    if not (best and peers and mbps[s]):
-        return ""
-    lo, hi = ratio_interval(mbps[s], peers)
-    return f"{med[s] / best:.2f}x ({lo:.2f}-{hi:.2f}x)"
+def vs_better(a, peers, best):
+    """median(a) / the better peer's median and its 95 % interval; None if nothing to compare."""
+    if not (a and peers and best):
+        return None
+    return (statistics.median(a) / best, *ratio_interval(a, peers))
+
+def shown(v):
+    return f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f}x)" if v else ""
 
 print(f"\nfile {sys.argv[2]}; median MB/s, runs per cell: "
       + ", ".join(f"{t} {max(len(v) for k, v in cell.items() if k[0] == t)}" for t in tests))
@@ -286,9 +289,9 @@ for t in tests:
     peers = [mbps[s] for s in ("nginx", "apache") if mbps[s]]
     best = max((med[s] for s in ("nginx", "apache")), default=0.0)
     ratio = med["recon"] / best if best else float("inf")
-    lo, hi = ratio_interval(mbps["recon"], peers) if peers and mbps["recon"] and best else (0, 0)
+    _, lo, hi = vs_better(mbps["recon"], peers, best) or (0, 0, 0)
     print(f"{t:<8} {med['recon']:>8.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x "
           f"{f'{lo:.2f}-{hi:.2f}x':>14}  {cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
-          + "".join(f"   {med[s]:.1f} MB/s {extra_ratio(s, med, mbps, peers, best)} {cpu[s]:.2f} ms/MB" for s in extra))
+          + "".join(f"   {med[s]:.1f} MB/s {shown(vs_better(mbps[s], peers, best))} {cpu[s]:.2f} ms/MB" for s in extra))
 print(f"\n(raw: {sys.argv[1]})")
 PY
