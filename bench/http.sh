@@ -14,9 +14,9 @@
 # port and in its own cgroup, so that all of them see the same machine state: the downloads
 # take turns, server by server, the order rotating every round.
 #   single   ROUNDS rounds of one download per server, -o /dev/null, MB/s per download. One
-#            download lasts a third of a second here and its speed spreads over 1-3 GB/s for
-#            every server alike (how the kernel splits the sending and receiving work over the
-#            two CPUs; bench/README.md "http.sh"), so it takes many, interleaved, to compare.
+#            download lasts a tenth of a second here and its speed spreads by a fifth either
+#            way for every server alike (more under bbr; bench/README.md "http.sh"), so it
+#            takes many, interleaved, to compare.
 #   Nx       REPEATS rounds of CONC curls at once per server, aggregate MB/s over the wall time
 #            until the last finishes
 # A download counts only if curl saw 200 and SIZE octets; one more per server, untimed, is
@@ -24,7 +24,7 @@
 # Reported: median MB/s, the ratio to the better of nginx and Apache (for single, with a 95 %
 # bootstrap interval), and the server's CPU time per MB (cgroup cpuacct, children included).
 #
-# Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache"
+# Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" CC=cubic
 #   OUT=bench/results/http-<stamp>.csv
 #   RECON=path (default: target/release/recon, built here); RECON_B=path adds the server
 #   `recon-b` (that binary, as `recon`) to SERVERS, for an A/B of two builds run interleaved,
@@ -33,6 +33,12 @@
 #   PIN=1: every server on CPU 0 and every curl on CPU 1 (taskset), and each namespace's veth
 #   receive work on its own side's CPU (rps_cpus), as on two hosts, so that no run depends on
 #   where the scheduler puts curl: what is left is the server's own speed on one CPU.
+#   CC=cubic: the TCP congestion control every server's sockets use (the namespaces' default),
+#   cubic, Linux's own default, which the Debian and openSUSE kernels of recon's live images
+#   keep; CC=host keeps this machine's default. A namespace may only default to an algorithm
+#   the host allows (net.ipv4.tcp_allowed_congestion_control), so CC is added to that list
+#   while the script runs and the list is put back on exit. Under bbr (this machine's default)
+#   every server ran at about half the speed (bench/README.md "http.sh").
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
 #   under `perf trace -s`, the syscall summaries in <OUT>-syscalls-<server>-<test>.txt.
 # Needs root, curl, python3, and the nginx, apache2-bin, libapr1 and libaprutil1 .debs
@@ -54,6 +60,7 @@ NC=recon-bench-hcli-$$
 SRV_IP=10.83.0.1
 CG=/sys/fs/cgroup/cpuacct/recon-bench-http-$$  # one cgroup per server below it
 PIDS=()
+ALLOWED=""  # the host's allowed congestion controls, to put back on exit
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.5
@@ -62,6 +69,7 @@ cleanup() {
   umount "$W/root" 2>/dev/null
   rmdir "$CG"/*/ "$CG" 2>/dev/null
   rm -rf "$W"
+  if [ -n "$ALLOWED" ]; then sysctl -qw net.ipv4.tcp_allowed_congestion_control="$ALLOWED"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -94,6 +102,19 @@ ip link add hb$$ netns "$NS" type veth peer name hc$$ netns "$NC"
 ip -n "$NS" link set hb$$ name hs0; ip -n "$NC" link set hc$$ name hc0
 ip -n "$NS" addr add $SRV_IP/24 dev hs0; ip -n "$NC" addr add 10.83.0.2/24 dev hc0
 ip -n "$NS" link set hs0 up; ip -n "$NC" link set hc0 up
+CC=${CC:-cubic}
+if [ "$CC" != host ]; then
+  ALLOWED=$(sysctl -n net.ipv4.tcp_allowed_congestion_control) || exit 1
+  case " $ALLOWED " in *" $CC "*) ALLOWED="" ;;
+    *) sysctl -qw net.ipv4.tcp_allowed_congestion_control="$ALLOWED $CC" \
+         || { ALLOWED=""; echo "congestion control $CC is not available here" >&2; exit 1; } ;;
+  esac
+  for n in "$NS" "$NC"; do
+    ip netns exec "$n" sysctl -qw net.ipv4.tcp_congestion_control="$CC" \
+      || { echo "could not make $CC the namespaces' congestion control" >&2; exit 1; }
+  done
+fi
+echo "congestion control: $(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)" >&2
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then
   # Each side's receive work on its own CPU, as on two hosts: a veth hands a packet to the
@@ -249,7 +270,7 @@ if [ "$SYSCALLS" = 1 ]; then
   done
 fi
 
-python3 - "$OUT" "$SIZE" <<'PY'
+python3 - "$OUT" "$SIZE" "$(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)" <<'PY'
 import csv, random, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}
@@ -277,7 +298,7 @@ def vs_better(a, peers, best):
 def shown(v):
     return f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f}x)" if v else ""
 
-print(f"\nfile {sys.argv[2]}; median MB/s, runs per cell: "
+print(f"\nfile {sys.argv[2]}, congestion control {sys.argv[3]}; median MB/s, runs per cell: "
       + ", ".join(f"{t} {max(len(v) for k, v in cell.items() if k[0] == t)}" for t in tests))
 print(f"{'test':<8} {'recon':>8} {'nginx':>8} {'apache':>8} {'vs better':>10} {'95 % interval':>14}  "
       "cpu ms/MB recon / nginx / apache" + "".join(f"   {s}" for s in extra))
