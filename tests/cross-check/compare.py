@@ -591,6 +591,11 @@ def compare_lshw(rep, inv, data):
             rep.notes.append(f"lshw disk node {n.get('id')} has no /dev name ({ln}): not compared")
             continue
         name = ln[len("/dev/"):]
+        if re.fullmatch(r"ng\d+n\d+", name):
+            # The namespace's NVMe generic character device (Linux 5.13+), which lshw lists as a
+            # disk of its own: the same namespace as its block device nvmeXnY, compared there.
+            rep.notes.append(f"lshw disk node {n.get('id')} is the NVMe generic char device {ln}: not compared")
+            continue
         d = disks.get(name)
         f = f"disk[{name}]"
         rep.cmp(peer, f"{f} present", d is not None, True)

@@ -68,7 +68,8 @@ NIC1_MAC=52:54:00:58:43:02; NIC1_PCI=03   # virtio-net, link speed set to 10 Gb/
 NIC2_MAC=52:54:00:58:43:03; NIC2_PCI=06   # e1000e; the guest changes its MAC to NIC2_NEWMAC
 NIC2_NEWMAC=02:58:43:00:00:03
 NVME_PCI=04; NVME_SERIAL="NVME-XC-0001"; NVME_MIB=64; NVME_EUI64=0x0011223344556677
-NVME_NGUID=8899aabbccddeeff0011223344556677; NVME_UUID=5e1f0c9a-7b2d-4c3e-8f40-1a2b3c4d5e6f
+# No NGUID: Debian 12's QEMU (7.2) has no nvme-ns property for it; the ids the kernel shows do not need it (expect.py).
+NVME_UUID=5e1f0c9a-7b2d-4c3e-8f40-1a2b3c4d5e6f
 SATA_SERIAL="SATA-XC-0002"; SATA_MODEL="XC SATA SSD 96"; SATA_VER="XCFW1"; SATA_WWN=0x5000c500a1b2c3d4; SATA_MIB=96
 VIRTIO_PCI=05; VIRTIO_SERIAL="VIRTIO-XC-0003"; VIRTIO_MIB=48
 
@@ -169,7 +170,7 @@ export BIOS_VENDOR BIOS_VERSION BIOS_DATE BIOS_RELEASE SYS_MANUFACTURER SYS_PROD
   CPU_PART CPU_MAX_MHZ CPU_CUR_MHZ CPU_VENDOR CPU_FAMILY CPU_MODEL CPU_STEPPING CPU_MODEL_ID DIMM_LOC_PFX \
   DIMM_BANK DIMM_MANUFACTURER DIMM_SERIAL DIMM_ASSET DIMM_PART DIMM_SPEED ONBOARD_NAME MEM_MIB \
   NIC0_MAC NIC0_PCI NIC1_MAC NIC1_PCI NIC2_MAC NIC2_PCI NIC2_NEWMAC NVME_PCI NVME_SERIAL NVME_MIB \
-  NVME_EUI64 NVME_NGUID NVME_UUID SATA_SERIAL SATA_MODEL SATA_VER SATA_WWN SATA_MIB VIRTIO_PCI \
+  NVME_EUI64 NVME_UUID SATA_SERIAL SATA_MODEL SATA_VER SATA_WWN SATA_MIB VIRTIO_PCI \
   VIRTIO_SERIAL VIRTIO_MIB
 python3 "$here/expect.py" > "$XCHECK_OUT/expect.json"
 
@@ -193,7 +194,7 @@ qemu=(qemu-system-x86_64
   -netdev hubport,id=hub2,hubid=2 -device "e1000e,id=nic2,netdev=hub2,mac=$NIC2_MAC,addr=$NIC2_PCI"
   -drive if=none,id=dnvme,format=raw,file="$tmp/nvme.img"
   -device "nvme,id=nvme0,serial=$NVME_SERIAL,addr=$NVME_PCI"
-  -device "nvme-ns,drive=dnvme,bus=nvme0,nsid=1,eui64=$NVME_EUI64,nguid=$NVME_NGUID,uuid=$NVME_UUID,logical_block_size=4096,physical_block_size=4096"
+  -device "nvme-ns,drive=dnvme,bus=nvme0,nsid=1,eui64=$NVME_EUI64,uuid=$NVME_UUID,logical_block_size=4096,physical_block_size=4096"
   -drive if=none,id=dsata,format=raw,file="$tmp/sata.img"
   -device "ide-hd,bus=ide.0,drive=dsata,serial=$SATA_SERIAL,model=$SATA_MODEL,ver=$SATA_VER,wwn=$SATA_WWN,rotation_rate=1"
   -drive if=none,id=dvirtio,format=raw,file="$tmp/virtio.img"
