@@ -114,7 +114,8 @@ if [ "$CC" != host ]; then
       || { echo "could not make $CC the namespaces' congestion control" >&2; exit 1; }
   done
 fi
-echo "congestion control: $(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)" >&2
+CC_USED=$(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)
+echo "congestion control: $CC_USED" >&2
 PIN=${PIN:-0}
 if [ "$PIN" = 1 ]; then
   # Each side's receive work on its own CPU, as on two hosts: a veth hands a packet to the
@@ -270,7 +271,7 @@ if [ "$SYSCALLS" = 1 ]; then
   done
 fi
 
-python3 - "$OUT" "$SIZE" "$(ip netns exec "$NS" sysctl -n net.ipv4.tcp_congestion_control)" <<'PY'
+python3 - "$OUT" "$SIZE" "$CC_USED" <<'PY'
 import csv, random, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}

@@ -68,7 +68,8 @@ NIC1_MAC=52:54:00:58:43:02; NIC1_PCI=03   # virtio-net, link speed set to 10 Gb/
 NIC2_MAC=52:54:00:58:43:03; NIC2_PCI=06   # e1000e; the guest changes its MAC to NIC2_NEWMAC
 NIC2_NEWMAC=02:58:43:00:00:03
 NVME_PCI=04; NVME_SERIAL="NVME-XC-0001"; NVME_MIB=64; NVME_EUI64=0x0011223344556677
-# No NGUID: Debian 12's QEMU (7.2) has no nvme-ns property for it; the ids the kernel shows do not need it (expect.py).
+# No NGUID: Debian 12's QEMU (7.2) has no nvme-ns property for it, and the ids the kernel
+# shows do not need one (expect.py).
 NVME_UUID=5e1f0c9a-7b2d-4c3e-8f40-1a2b3c4d5e6f
 SATA_SERIAL="SATA-XC-0002"; SATA_MODEL="XC SATA SSD 96"; SATA_VER="XCFW1"; SATA_WWN=0x5000c500a1b2c3d4; SATA_MIB=96
 VIRTIO_PCI=05; VIRTIO_SERIAL="VIRTIO-XC-0003"; VIRTIO_MIB=48
