@@ -79,17 +79,14 @@ fn interface_mac(iface: &str) -> anyhow::Result<[u8; 6]> {
     v.try_into().map_err(|_| anyhow::anyhow!("{iface}: not an Ethernet address: {}", text.trim()))
 }
 
-/// The interface's first IPv4 address and prefix.
+/// The interface's first IPv4 address and prefix. getifaddrs(3) lists an interface once per
+/// address family, its link (AF_PACKET) entry first: only the AF_INET ones count.
 pub(crate) fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
-    for ifa in nix::ifaddrs::getifaddrs().ok()? {
-        if ifa.interface_name != iface {
-            continue;
-        }
-        let addr = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()).map(|a| a.ip())?;
-        let mask = ifa.netmask.as_ref().and_then(|a| a.as_sockaddr_in()).map(|a| u32::from(a.ip()))?;
-        return Some((addr, u8::try_from(mask.count_ones()).unwrap_or(32)));
-    }
-    None
+    nix::ifaddrs::getifaddrs().ok()?.filter(|ifa| ifa.interface_name == iface).find_map(|ifa| {
+        let addr = ifa.address.as_ref()?.as_sockaddr_in()?.ip();
+        let mask = u32::from(ifa.netmask.as_ref()?.as_sockaddr_in()?.ip());
+        Some((addr, u8::try_from(mask.count_ones()).unwrap_or(32)))
+    })
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -205,5 +202,12 @@ mod tests {
         assert_eq!(r.pool, (Ipv4Addr::new(192, 168, 40, 10), Ipv4Addr::new(192, 168, 40, 99)));
         assert_eq!(r.router, Some(Ipv4Addr::new(192, 168, 40, 1)));
         assert!(parse_relay("192.168.40.0/24").is_none());
+    }
+
+    #[test]
+    fn an_interfaces_address_is_found_past_its_link_entry() {
+        // Reads the loopback's address; binds nothing.
+        assert_eq!(interface_v4("lo"), Some((Ipv4Addr::LOCALHOST, 8)));
+        assert_eq!(interface_v4("no-such-if0"), None);
     }
 }
