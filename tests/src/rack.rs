@@ -200,16 +200,20 @@ impl Report {
     }
 }
 
-/// What the master's timeline for the VM lacks: the agent's every phase, posted by the agent,
+/// What the master's timeline for the VM lacks: the agent's every phase once, posted by the agent,
 /// ending with the power-off (BMC VMs) or the "done" (the others) that follows the 201.
 pub fn check_timeline(vm: &Vm, jsonl: &str) -> Vec<String> {
     let events: Vec<serde_json::Value> = jsonl.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let has =
-        |kind: &str, phase: &str| events.iter().any(|e| e["kind"] == kind && (phase.is_empty() || e["phase"] == phase));
+    let count = |kind: &str, phase: &str| {
+        events.iter().filter(|e| e["kind"] == kind && (phase.is_empty() || e["phase"] == phase)).count()
+    };
+    let has = |kind: &str, phase: &str| count(kind, phase) > 0;
     let mut out = Vec::new();
     for phase in ["probe", "fetch", "inventory", "upload", "poweroff"] {
-        if !has("agent-phase", phase) {
-            out.push(format!("timeline: no agent-phase {phase}"));
+        match count("agent-phase", phase) {
+            0 => out.push(format!("timeline: no agent-phase {phase}")),
+            1 => {}
+            n => out.push(format!("timeline: agent-phase {phase} {n} times")),
         }
     }
     let last = if vm.bmc { "agent-poweroff" } else { "agent-done" };

@@ -284,3 +284,63 @@ fn a_killed_server_restarts_with_its_inventories_and_tokens() {
     assert_eq!(stored(&lab, mac), inv2);
     assert_eq!(events(&lab, mac, "inventory").len(), 2, "the first upload's event survived the kill too");
 }
+
+/// A real `recon agent` (PXE-booted: BOOTIF, pxeaddr, token) starts while its master is down:
+/// its timeline events wait and are posted again until the master is back, and each lands
+/// once, in the order the agent had them.
+#[test]
+fn an_agent_loses_no_timeline_event_while_its_master_is_down() {
+    let _s = serial();
+    let mut lab = Lab::new("agent-events", &[], false);
+    let mac = "52:54:00:00:00:0a";
+    // The boot script names the node (so the master keeps its timeline) and mints its token.
+    let token = lab.token(mac);
+    lab.kill();
+    lab.cli.exec_ok(&["ip", "link", "set", "cli0", "address", mac]);
+    let root = lab.dir.join("root");
+    let id = root.join("sys/class/dmi/id");
+    std::fs::create_dir_all(&id).unwrap();
+    std::fs::write(id.join("product_serial"), "EVENTS-SN\n").unwrap();
+    let (agent_data, agent_log) = (lab.dir.join("agent-data"), lab.dir.join("agent.log"));
+    let cmdline =
+        format!("BOOTIF=01-{} pxeaddr={SERVER} recon.token={token} recon.poweroff=always", mac.replace(':', "-"));
+    let mut agent = lab.cli.spawn(
+        &[
+            recon_tests::recon_bin().to_str().unwrap(),
+            "agent",
+            "--interface",
+            "cli0",
+            "--boot",
+            lab.boot.to_str().unwrap(),
+            "--data",
+            agent_data.to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--cmdline",
+            &cmdline,
+        ],
+        &agent_log,
+    );
+    let log = || std::fs::read_to_string(&agent_log).unwrap_or_default();
+    assert!(
+        recon_tests::wait_for(Duration::from_secs(20), || log().matches("posting an event").count() >= 2),
+        "the agent did not try (twice) to post to a master that is down:\n{}",
+        log()
+    );
+    lab.start();
+    assert!(
+        recon_tests::wait_for(Duration::from_secs(60), || agent.try_wait().is_some()),
+        "the agent did not finish once the master was back:\n{}",
+        log()
+    );
+    assert!(log().contains("would power off"), "{}", log());
+    assert_eq!(stored(&lab, mac).system.serial.as_deref(), Some("EVENTS-SN"));
+    let phases: Vec<(String, u64)> = events(&lab, mac, "agent-phase")
+        .iter()
+        .map(|e| (e["phase"].as_str().unwrap_or("?").to_owned(), e["seq"].as_u64().unwrap_or(0)))
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["probe", "fetch", "inventory", "upload", "poweroff"], "{phases:?}\n{}", log());
+    assert!(phases.windows(2).all(|w| w[0].1 < w[1].1), "in the agent's order: {phases:?}");
+    assert_eq!(events(&lab, mac, "agent-poweroff").len(), 1, "{}", log());
+}

@@ -4,6 +4,8 @@
 //! and executor), the manifest and upload over HTTP, the inventory on a blocking thread, and
 //! the power-off.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -14,7 +16,7 @@ use smol::Async;
 
 use super::udp::{UdpOptions, bind_udp};
 use super::{dhcp, http_client};
-use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Facts, Input, Manifest, Output};
+use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Event, Facts, Input, Manifest, Output};
 use crate::master::{DhcpChoice, ServeArgs};
 use crate::serve::dhcp::Mode;
 
@@ -159,19 +161,126 @@ fn announce(msg: &str, console: bool) {
     }
 }
 
-/// Waits for the event posts still in flight, at most 3 s in all: a master that is gone must
-/// not keep a node from powering off.
-async fn flush_events(tasks: Vec<smol::Task<()>>) {
-    let all = async {
-        for t in tasks {
-            t.await;
-        }
-    };
-    smol::future::or(all, async {
-        smol::Timer::after(Duration::from_secs(3)).await;
-    })
-    .await;
+/// The node's timeline on the master: the machine's events, posted one at a time and in order,
+/// each retried until the master takes it, so a master that is slow or not yet reachable (the
+/// first seconds of a live root, a TCG guest under load) misses none. Events wait here until
+/// the master is known. A post that timed out may still have landed: `run` (this agent's start,
+/// unix ms) and `seq` name each event once, and the master drops a copy it already holds.
+struct Outbox {
+    mac: [u8; 6],
+    run: u64,
+    seq: Cell<u64>,
+    master: Cell<Option<Ipv4Addr>>,
+    /// The node's upload token, when it has one: with it the master keeps the timeline of a node
+    /// it has not seen boot (one booted from its own medium).
+    token: RefCell<Option<String>>,
+    queue: RefCell<VecDeque<Vec<u8>>>,
+    /// Rung when there is something new to send or somewhere to send it.
+    bell: (smol::channel::Sender<()>, smol::channel::Receiver<()>),
 }
+
+/// Events held at most; past this new ones are dropped (and logged): a master that never
+/// answers must not grow the agent without bound.
+const OUTBOX_MAX: usize = 512;
+
+#[derive(serde::Serialize)]
+struct Posted<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    run: u64,
+    seq: u64,
+}
+
+impl Outbox {
+    fn new(mac: [u8; 6], run: u64) -> Outbox {
+        Outbox {
+            mac,
+            run,
+            seq: Cell::new(0),
+            master: Cell::new(None),
+            token: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            bell: smol::channel::bounded(1),
+        }
+    }
+
+    fn push(&self, e: &Event) {
+        let seq = self.seq.get() + 1;
+        self.seq.set(seq);
+        let body = serde_json::to_vec(&Posted { event: e, run: self.run, seq }).unwrap_or_default();
+        let mut q = self.queue.borrow_mut();
+        if q.len() >= OUTBOX_MAX {
+            log::warn!("agent: {} events wait for the master; dropping {} {}", q.len(), e.kind, e.phase);
+            return;
+        }
+        q.push_back(body);
+        drop(q);
+        let _ = self.bell.0.try_send(());
+    }
+
+    fn set_master(&self, m: Ipv4Addr) {
+        if self.master.replace(Some(m)) != Some(m) {
+            let _ = self.bell.0.try_send(());
+        }
+    }
+
+    /// Forgets what waits: this node became the master, whose timeline is its own log.
+    fn clear(&self) {
+        self.queue.borrow_mut().clear();
+    }
+
+    /// Posts the queue's head until it is taken, forever (the task is dropped with the agent).
+    async fn deliver(self: Rc<Self>) {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let head = self.queue.borrow().front().cloned();
+            let (Some(m), Some(body)) = (self.master.get(), head) else {
+                let _ = self.bell.1.recv().await;
+                continue;
+            };
+            let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&self.mac));
+            let auth = self.token.borrow().as_ref().map(|t| format!("Bearer {t}"));
+            let mut headers = vec![("Content-Type", "application/json")];
+            if let Some(a) = &auth {
+                headers.push(("Authorization", a.as_str()));
+            }
+            let r = http_client::request("POST", &url, &headers, &body, Duration::from_secs(10)).await;
+            match r {
+                Ok(r) if r.status < 300 || (400..500).contains(&r.status) => {
+                    if r.status >= 300 {
+                        // The master refuses this event; sending it again would not change that.
+                        log::warn!("agent: the master refused an event: HTTP {}", r.status);
+                    }
+                    self.queue.borrow_mut().pop_front();
+                    backoff = Duration::from_millis(250);
+                }
+                other => {
+                    let why = other.map_or_else(|e| e.to_string(), |r| format!("HTTP {}", r.status));
+                    log::info!("agent: posting an event to {m}: {why}; again in {backoff:?}");
+                    smol::Timer::after(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Waits until every event is delivered, at most `limit`: a master that is gone must not
+    /// keep a node from powering off.
+    async fn flush(&self, limit: Duration) {
+        let end = Instant::now() + limit;
+        while Instant::now() < end && self.master.get().is_some() && !self.queue.borrow().is_empty() {
+            smol::Timer::after(Duration::from_millis(50)).await;
+        }
+        let left = self.queue.borrow().len();
+        if left > 0 {
+            log::warn!("agent: {left} events not delivered to the master");
+        }
+    }
+}
+
+/// How long the last events may take to reach the master before the node powers off or says it
+/// is done: long enough for one retry after a timed-out post.
+const FLUSH_LIMIT: Duration = Duration::from_secs(15);
 
 fn power_off() {
     log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
@@ -222,7 +331,7 @@ async fn drive(
     let now = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mac = facts.mac;
     let token = facts.cmdline.token.clone();
-    let mut master: Option<Ipv4Addr> = facts.cmdline.master_addr();
+    let hint = facts.cmdline.master_addr();
     let beacon_opts =
         UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true, rcvbuf: None };
     let beacons: Rc<Async<UdpSocket>> = Rc::new(
@@ -241,9 +350,13 @@ async fn drive(
         })
         .detach();
     }
+    let outbox = Rc::new(Outbox::new(mac, facts.boot_unix_ms));
     let mut agent = Agent::new(facts, now());
-    // Event posts in flight: awaited (bounded) before the agent ends, so the last ones land.
-    let mut pending_events: Vec<smol::Task<()>> = Vec::new();
+    if let Some(m) = hint {
+        outbox.set_master(m);
+    }
+    outbox.token.replace(token.clone());
+    ex.spawn(outbox.clone().deliver()).detach();
     loop {
         while let Some(o) = agent.poll_output() {
             match o {
@@ -252,29 +365,19 @@ async fn drive(
                 }
                 Output::Event(e) => {
                     log::info!("agent: {} {} {}", e.kind, e.phase, e.detail);
-                    if let (Some(m), false) = (master, agent.phase() == "serve") {
-                        let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&mac));
-                        let body = serde_json::to_vec(&e).unwrap_or_default();
-                        pending_events.retain(|t: &smol::Task<()>| !t.is_finished());
-                        pending_events.push(ex.spawn(async move {
-                            let _ = http_client::request(
-                                "POST",
-                                &url,
-                                &[("Content-Type", "application/json")],
-                                &body,
-                                Duration::from_secs(5),
-                            )
-                            .await;
-                        }));
+                    if agent.phase() == "serve" {
+                        outbox.clear();
+                    } else {
+                        outbox.push(&e);
                     }
                 }
                 Output::Action(a) => {
                     if let Action::Upload { master: m, .. } | Action::FetchManifest { hint: Some(m) } = &a {
-                        master = Some(*m);
+                        outbox.set_master(*m);
                     }
                     if matches!(a, Action::PowerOff) {
                         // The master's timeline gets the last events before the node goes dark.
-                        flush_events(std::mem::take(&mut pending_events)).await;
+                        outbox.flush(FLUSH_LIMIT).await;
                         if opts.root.is_some() {
                             log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
                             log::warn!("agent: would power off now; not with --root (a lab run)");
@@ -285,7 +388,7 @@ async fn drive(
                     }
                     if let Action::Announce(msg) = &a {
                         // After the events: whoever waits for this line finds the timeline whole.
-                        flush_events(std::mem::take(&mut pending_events)).await;
+                        outbox.flush(FLUSH_LIMIT).await;
                         announce(msg, opts.root.is_none());
                         continue;
                     }
@@ -303,7 +406,7 @@ async fn drive(
             }
         }
         if agent.phase() == "done" {
-            flush_events(std::mem::take(&mut pending_events)).await;
+            outbox.flush(FLUSH_LIMIT).await;
             return Ok(());
         }
         let deadline = agent.next_deadline();
@@ -315,7 +418,17 @@ async fn drive(
             None
         };
         match smol::future::or(async { rx.recv().await.ok() }, wait).await {
-            Some(input) => agent.handle_input(now(), input),
+            Some(input) => {
+                // A peer booted from its own medium learns the master and its token from the
+                // manifest (whose token wins, as in the upload).
+                if let Input::Manifest(Ok((m, manifest))) = &input {
+                    if manifest.token.is_some() {
+                        outbox.token.replace(manifest.token.clone());
+                    }
+                    outbox.set_master(*m);
+                }
+                agent.handle_input(now(), input)
+            }
             None => agent.handle_timeout(now()),
         }
     }

@@ -777,8 +777,11 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
     }
 }
 
-/// An agent's event: a small JSON object, kept on the node's timeline as `agent-<kind>`. No
-/// token: an event changes nothing but the timeline, and only nodes the master knows get one.
+/// An agent's event: a small JSON object, kept on the node's timeline as `agent-<kind>` (once:
+/// a copy the agent posted again is dropped, `Store::agent_event`). No token needed, since an
+/// event changes nothing but the timeline: without one only a node the master knows gets it;
+/// with the node's token the master starts a timeline for it (a peer that booted from its own
+/// medium may post its first events before the master has recorded its manifest request).
 async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: bool) -> io::Result<Outcome> {
     let cfg = &shared.cfg;
     let small = HttpConfig { max_body: 16 << 10, ..cfg.clone() };
@@ -791,9 +794,10 @@ async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
         _ => return reply_reject(c, req, &Reject::new(400, "an event is a JSON object"), keep, None, cfg).await,
     };
     let kind = format!("agent-{}", v.get("kind").and_then(|k| k.as_str()).unwrap_or("event"));
+    let by_token = req.token.as_deref().is_some_and(|t| shared.key.check(mac, t));
     let r = {
         let mut s = shared.store();
-        s.event(mac, &kind, unix_ms(), v, false).and_then(|()| s.flush())
+        s.agent_event(mac, &kind, unix_ms(), v, by_token).and_then(|_| s.flush())
     };
     if let Err(e) = r {
         log::warn!("http: recording {mac}'s event: {e}");

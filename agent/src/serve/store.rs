@@ -164,6 +164,29 @@ impl Store {
         f.write_all(format!("{line}\n").as_bytes())
     }
 
+    /// Records an agent's event (`kind` is `agent-...`) unless the node's timeline already holds
+    /// it: an agent posts again when it saw no answer, and its `run` and `seq` name each event
+    /// once (agents that send neither are recorded every time). `boot` as for `event`. Returns
+    /// whether it was recorded.
+    pub(crate) fn agent_event(
+        &mut self,
+        mac: &str,
+        kind: &str,
+        now_ms: u64,
+        fields: serde_json::Value,
+        boot: bool,
+    ) -> io::Result<bool> {
+        let key = |v: &serde_json::Value| Some((v.get("run")?.as_u64()?, v.get("seq")?.as_u64()?));
+        if let (Some(k), Some(id)) = (key(&fields), node_id(mac))
+            && let Some(node) = self.nodes.get(&id)
+            && node.events.iter().rev().any(|e| e["kind"] == kind && key(e) == Some(k))
+        {
+            return Ok(false);
+        }
+        self.event(mac, kind, now_ms, fields, boot)?;
+        Ok(true)
+    }
+
     /// Stores an uploaded inventory (JSON), durably, then records the event. Returns whether
     /// it replaced an earlier one.
     pub(crate) fn put_inventory(&mut self, mac: &str, json: &[u8], now_ms: u64) -> io::Result<bool> {
@@ -322,6 +345,33 @@ mod tests {
             s.inventory_path("52:54:00:00:00:01").unwrap(),
             d.path().join("nodes/52-54-00-00-00-01/inventory.json")
         );
+    }
+
+    #[test]
+    fn an_agent_event_posted_twice_is_kept_once_also_after_a_restart() {
+        let d = tempfile::tempdir().unwrap();
+        let mac = "52:54:00:00:00:03";
+        let ev = |run: u64, seq: u64| serde_json::json!({"kind": "phase", "phase": "probe", "run": run, "seq": seq});
+        let mut s = Store::open(d.path()).unwrap();
+        s.event(mac, "dhcp-ack", 1, serde_json::json!({"ip": "10.0.0.7"}), true).unwrap();
+        assert!(s.agent_event(mac, "agent-phase", 2, ev(100, 1), false).unwrap());
+        assert!(!s.agent_event(mac, "agent-phase", 3, ev(100, 1), false).unwrap(), "a retried post");
+        assert!(s.agent_event(mac, "agent-phase", 4, ev(100, 2), false).unwrap(), "the next event");
+        assert!(s.agent_event(mac, "agent-phase", 5, ev(200, 1), false).unwrap(), "a restarted agent's first");
+        assert!(s.agent_event(mac, "agent-done", 6, ev(200, 1), false).unwrap(), "another kind");
+        let bare = serde_json::json!({"kind": "phase", "phase": "probe"});
+        assert!(s.agent_event(mac, "agent-phase", 7, bare.clone(), false).unwrap());
+        assert!(s.agent_event(mac, "agent-phase", 8, bare, false).unwrap(), "no run/seq: nothing to tell copies by");
+        drop(s);
+        let mut s = Store::open(d.path()).unwrap();
+        assert!(!s.agent_event(mac, "agent-phase", 9, ev(100, 2), false).unwrap(), "a copy after the master restarted");
+        let t = fs::read_to_string(d.path().join("nodes/52-54-00-00-00-03/events.jsonl")).unwrap();
+        assert_eq!(t.lines().count(), 7, "{t}");
+        // A node the master has not seen boot: a timeline only when its token vouched for it.
+        assert!(s.agent_event("52:54:00:00:00:04", "agent-phase", 10, ev(300, 1), false).unwrap());
+        assert!(!d.path().join("nodes/52-54-00-00-00-04").exists());
+        assert!(s.agent_event("52:54:00:00:00:04", "agent-phase", 11, ev(300, 2), true).unwrap());
+        assert!(d.path().join("nodes/52-54-00-00-00-04/events.jsonl").exists());
     }
 
     #[test]
