@@ -9,8 +9,9 @@
 # nothing touches the host's network. The file: SIZE random octets in a tmpfs. Each server
 # sends it with sendfile (recon always; nginx `sendfile on; tcp_nopush on;`; Apache
 # `EnableSendfile On`), access logs off for the peers (recon logs a line per request, as it
-# always does), two workers each (recon --workers 2, nginx worker_processes 2, Apache's
-# event MPM with threads in two processes). Every server listens at once, each on its own
+# always does), each server's threads as it would run here: recon its default workers (four
+# per CPU), nginx worker_processes 2 (one per CPU, as `auto`), Apache's event MPM with up to
+# 64 threads in each of two processes. Every server listens at once, each on its own
 # port and in its own cgroup, so that all of them see the same machine state: the downloads
 # take turns, server by server, the order rotating every round.
 #   single   ROUNDS rounds of one download per server, -o /dev/null, MB/s per download. One
@@ -21,8 +22,9 @@
 #            until the last finishes
 # A download counts only if curl saw 200 and SIZE octets; one more per server, untimed, is
 # piped through sha256sum first and must match the file, or that server's runs count 0.
-# Reported: median MB/s, the ratio to the better of nginx and Apache (for single, with a 95 %
-# bootstrap interval), and the server's CPU time per MB (cgroup cpuacct, children included).
+# Reported: median MB/s, the ratio to the better of nginx and Apache (with a 95 % bootstrap
+# interval), the server's CPU time per MB (cgroup cpuacct, children included), and each
+# server's memory after the runs (Pss summed over its processes).
 #
 # Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" CC=cubic
 #   OUT=bench/results/http-<stamp>.csv
@@ -41,6 +43,10 @@
 #   every server ran at about half the speed (bench/README.md "http.sh").
 #   SYSCALLS=1: after the timed runs, one more single and one more CONC download per server
 #   under `perf trace -s`, the syscall summaries in <OUT>-syscalls-<server>-<test>.txt.
+#   PROFILE=1: after the timed runs, 20 more single downloads in a row and one more CONC
+#   download per server under `perf record -a` (cpu-clock, every CPU: the server, curl and the
+#   softirq work between them), samples by process and by symbol in
+#   <OUT>-profile-<server>-<test>.txt (and .data, for perf report).
 # Needs root, curl, python3, and the nginx, apache2-bin, libapr1 and libaprutil1 .debs
 # (downloaded with apt-get download and unpacked under bench/.pkgs, never installed: their
 # packages would start services on the host).
@@ -84,6 +90,7 @@ RECON_B=${RECON_B:-}
 RECON_C=${RECON_C:-}
 [ -n "$RECON_C" ] && SERVERS="$SERVERS recon-c"
 SYSCALLS=${SYSCALLS:-0}
+PROFILE=${PROFILE:-0}
 mkdir -p bench/.pkgs "$(dirname "$OUT")"
 for p in nginx apache2-bin libapr1 libaprutil1; do
   [ -d "bench/.pkgs/$p" ] && continue
@@ -193,11 +200,11 @@ start() {
   local run=(bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "${SRV_CPU[@]}" ip netns exec "$NS")
   case $1 in
     recon|recon-b|recon-c|recon1)
-      local bin=$RECON workers=2
+      local bin=$RECON workers=()
       [ "$1" = recon-b ] && bin=$RECON_B
       [ "$1" = recon-c ] && bin=$RECON_C
-      [ "$1" = recon1 ] && workers=1
-      "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data-$1" --listen "$SRV_IP:$port" --workers $workers \
+      [ "$1" = recon1 ] && workers=(--workers 1)
+      "${run[@]}" "$bin" httpd --boot "$W/root" --data "$W/data-$1" --listen "$SRV_IP:$port" "${workers[@]}" \
         > "$W/srv-$1.log" 2>&1 & ;;
     nginx)  "${run[@]}" "$NGINX" -e "$W/nginx/error.log" -p "$W/nginx" -c "$W/nginx.conf" -g 'daemon off;' \
               > "$W/srv-$1.log" 2>&1 & ;;
@@ -271,8 +278,36 @@ if [ "$SYSCALLS" = 1 ]; then
   done
 fi
 
-python3 - "$OUT" "$SIZE" "$CC_USED" <<'PY'
+# Where the machine's time goes while each server sends: samples on every CPU.
+if [ "$PROFILE" = 1 ]; then
+  command -v perf >/dev/null || { echo "PROFILE=1 needs perf (apt-get install linux-perf)" >&2; exit 1; }
+  for s in $SERVERS; do
+    for t in single "${CONC}x"; do
+      f=${OUT%.csv}-profile-$s-$t
+      perf record -q -e cpu-clock -F 999 -a -g -o "$f.data" & tp=$!; PIDS+=("$tp")
+      sleep 2  # perf record attaches
+      if [ "$t" = single ]; then for _ in $(seq 20); do get "$s" > /dev/null; done; else many "$s" > /dev/null; fi
+      kill -INT "$tp"; wait "$tp"
+      { echo "== samples by process"
+        perf report -i "$f.data" --no-children --sort comm -F sample,overhead,comm --stdio -g none 2>/dev/null | grep -v '^#' | grep . | head -12
+        echo "== samples by process and symbol"
+        perf report -i "$f.data" --no-children --sort comm,sym -F sample,overhead,comm,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep . | head -80
+      } > "$f.txt"
+      echo "$s $t: profile in $f.txt"
+    done
+  done
+fi
+
+# Memory after the runs: each server's proportional set size (Pss: a page shared by its
+# processes counted once), summed over its processes, KiB.
+for s in $SERVERS; do
+  echo "$s $(for p in $(cat "$CG/$s/cgroup.procs"); do awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup"; done |
+    awk '{k+=$1} END{print k+0}')"
+done > "$W/pss"
+
+python3 - "$OUT" "$SIZE" "$CC_USED" "$W/pss" <<'PY'
 import csv, random, statistics, sys
+pss = dict(l.split() for l in open(sys.argv[4]))
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}
 for r in rows:
@@ -315,5 +350,7 @@ for t in tests:
     print(f"{t:<8} {med['recon']:>8.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x "
           f"{f'{lo:.2f}-{hi:.2f}x':>14}  {cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
           + "".join(f"   {med[s]:.1f} MB/s {shown(vs_better(mbps[s], peers, best))} {cpu[s]:.2f} ms/MB" for s in extra))
+print("memory after the runs, Pss KiB (all the server's processes): "
+      + ", ".join(f"{s} {int(v):,}".replace(",", " ") for s, v in pss.items()))
 print(f"\n(raw: {sys.argv[1]})")
 PY
