@@ -15,9 +15,9 @@
 //! most `send_timeout`). The response head is sent with `MSG_MORE`, so it shares the first
 //! segments with the file.
 //!
-//! Threads: `workers` threads (default: one per CPU) each run an executor on a reactor of their
-//! own (`runtime::local`: the kernel wakes the thread whose socket is ready, directly) with an
-//! accept loop on the same listening socket. The worker that accepts a connection hands it to
+//! Threads: `workers` threads (default: four per CPU, `default_workers`) each run an executor
+//! on a reactor of their own (`runtime::local`: the kernel wakes the thread whose socket is
+//! ready, directly) with an accept loop on the same listening socket. The worker that accepts a connection hands it to
 //! the worker with the fewest, so many downloads spread over the CPUs. `serve` only waits for the
 //! workers, so the master's executor (DHCP, DNS, TFTP) never runs a file send. At most
 //! `max_connections` are open at once: past that a connection is accepted, told 503 and closed.
@@ -83,7 +83,7 @@ impl Default for HttpConfig {
             boot: BootConfig::default(),
             max_body: 8 << 20,
             max_connections: 512,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: default_workers(std::thread::available_parallelism().map_or(1, |n| n.get())),
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
@@ -153,6 +153,16 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::
     }
     drop(failed);
     Err(failure.recv().await.unwrap_or_else(|_| anyhow::anyhow!("http: the workers ended")))
+}
+
+/// Four workers per CPU, at most 64 (but never fewer than the CPUs). More threads than CPUs,
+/// because a worker stops all its connections whenever it is off the CPU: sendfile(2) that
+/// misses the page cache blocks it in a read from the stick, and a CPU shared with other work
+/// preempts it. On two CPUs, 50 downloads at once ran at 0.93x-0.94x Apache's speed (a thread
+/// per connection) with one worker per CPU, 0.97x with two, 1.02x-1.03x with four and 1.02x
+/// with eight (bench/README.md "http.sh").
+fn default_workers(cpus: usize) -> usize {
+    (4 * cpus).min(64).max(cpus)
 }
 
 /// A listening socket with a backlog for a rack booting at once (std's is 128).
@@ -859,6 +869,12 @@ async fn read_body(c: &mut Conn, req: &Request, cfg: &HttpConfig) -> io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn four_workers_per_cpu_at_most_64_never_fewer_than_the_cpus() {
+        let w: Vec<usize> = [1, 2, 16, 17, 64, 128].into_iter().map(default_workers).collect();
+        assert_eq!(w, [4, 8, 64, 64, 64, 128]);
+    }
 
     #[test]
     fn a_connection_goes_to_the_least_loaded_worker_and_stays_home_on_a_tie() {
