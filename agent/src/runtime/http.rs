@@ -17,10 +17,11 @@
 //!
 //! Threads: `workers` threads (default: four per CPU, `default_workers`) each run an executor
 //! on a reactor of their own (`runtime::local`: the kernel wakes the thread whose socket is
-//! ready, directly) with an accept loop on the same listening socket. The worker that accepts a connection hands it to
-//! the worker with the fewest, so many downloads spread over the CPUs. `serve` only waits for the
-//! workers, so the master's executor (DHCP, DNS, TFTP) never runs a file send. At most
-//! `max_connections` are open at once: past that a connection is accepted, told 503 and closed.
+//! ready, directly) with an accept loop on the same listening socket. The worker that accepts a
+//! connection hands it to the worker with the fewest, so many downloads spread over the CPUs.
+//! `serve` only waits for the workers, so the master's executor (DHCP, DNS, TFTP) never runs a
+//! file send. At most `max_connections` are open at once: past that a connection is accepted,
+//! told 503 and closed.
 //!
 //! Every request is a `http` event in the store for the node it comes from (by the `mac` of
 //! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
