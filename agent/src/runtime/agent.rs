@@ -192,13 +192,13 @@ struct Posted<'a> {
 }
 
 impl Outbox {
-    fn new(mac: [u8; 6], run: u64) -> Outbox {
+    fn new(mac: [u8; 6], run: u64, master: Option<Ipv4Addr>, token: Option<String>) -> Outbox {
         Outbox {
             mac,
             run,
             seq: Cell::new(0),
-            master: Cell::new(None),
-            token: RefCell::new(None),
+            master: Cell::new(master),
+            token: RefCell::new(token),
             queue: RefCell::new(VecDeque::new()),
             bell: smol::channel::bounded(1),
         }
@@ -239,12 +239,8 @@ impl Outbox {
                 continue;
             };
             let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&self.mac));
-            let auth = self.token.borrow().as_ref().map(|t| format!("Bearer {t}"));
-            let mut headers = vec![("Content-Type", "application/json")];
-            if let Some(a) = &auth {
-                headers.push(("Authorization", a.as_str()));
-            }
-            let r = http_client::request("POST", &url, &headers, &body, Duration::from_secs(10)).await;
+            let token = self.token.borrow().clone();
+            let r = post(&url, "application/json", token.as_deref(), &body, Duration::from_secs(10)).await;
             match r {
                 Ok(r) if r.status < 300 || (400..500).contains(&r.status) => {
                     if r.status >= 300 {
@@ -330,7 +326,6 @@ async fn drive(
     let start = Instant::now();
     let now = move || u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     let mac = facts.mac;
-    let token = facts.cmdline.token.clone();
     let hint = facts.cmdline.master_addr();
     let beacon_opts =
         UdpOptions { device: Some(iface.clone()), broadcast: true, pktinfo: false, reuse_addr: true, rcvbuf: None };
@@ -350,12 +345,8 @@ async fn drive(
         })
         .detach();
     }
-    let outbox = Rc::new(Outbox::new(mac, facts.boot_unix_ms));
+    let outbox = Rc::new(Outbox::new(mac, facts.boot_unix_ms, hint, facts.cmdline.token.clone()));
     let mut agent = Agent::new(facts, now());
-    if let Some(m) = hint {
-        outbox.set_master(m);
-    }
-    outbox.token.replace(token.clone());
     ex.spawn(outbox.clone().deliver()).detach();
     loop {
         while let Some(o) = agent.poll_output() {
@@ -394,10 +385,9 @@ async fn drive(
                     }
                     let tx = tx.clone();
                     let iface = iface.clone();
-                    let token = token.clone();
                     let opts = opts.clone();
                     ex.spawn(async move {
-                        if let Some(input) = perform(a, &iface, mac, token, &opts).await {
+                        if let Some(input) = perform(a, &iface, mac, &opts).await {
                             let _ = tx.send(input).await;
                         }
                     })
@@ -434,8 +424,24 @@ async fn drive(
     }
 }
 
+/// POSTs `body` to the master, with the node's token (`Authorization: Bearer`) when it has one.
+async fn post(
+    url: &str,
+    content_type: &str,
+    token: Option<&str>,
+    body: &[u8],
+    limit: Duration,
+) -> std::io::Result<http_client::Response> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", content_type)];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    http_client::request("POST", url, &headers, body, limit).await
+}
+
 /// Does one action; the input it produces, if any.
-async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, opts: &AgentOpts) -> Option<Input> {
+async fn perform(a: Action, iface: &str, mac: [u8; 6], opts: &AgentOpts) -> Option<Input> {
     match a {
         Action::ProbeDhcp => {
             let r = dhcp::probe(iface, mac, Duration::from_secs(4)).await;
@@ -461,12 +467,7 @@ async fn perform(a: Action, iface: &str, mac: [u8; 6], _token: Option<String>, o
             None
         }
         Action::Upload { url, token, body, .. } => {
-            let auth = token.map(|t| format!("Bearer {t}"));
-            let mut headers = vec![("Content-Type", "application/postcard")];
-            if let Some(a) = &auth {
-                headers.push(("Authorization", a.as_str()));
-            }
-            let r = http_client::request("POST", &url, &headers, &body, Duration::from_secs(30)).await;
+            let r = post(&url, "application/postcard", token.as_deref(), &body, Duration::from_secs(30)).await;
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
         }
         // The drive loop does these itself, after flushing the events.
