@@ -23,8 +23,10 @@
 # A download counts only if curl saw 200 and SIZE octets; one more per server, untimed, is
 # piped through sha256sum first and must match the file, or that server's runs count 0.
 # Reported: median MB/s, the ratio to the better of nginx and Apache (with a 95 % bootstrap
-# interval), the server's CPU time per MB (cgroup cpuacct, children included), and each
-# server's memory after the runs (Pss summed over its processes).
+# interval), the server's CPU time per MB (cgroup cpuacct, children included), each server's
+# memory after the runs (Pss summed over its processes), and, paired by round, the geometric
+# mean of recon's speed over each peer's (and each extra build's over recon's): downloads of
+# one round share the machine's state, so these intervals are narrower than the medians'.
 #
 # Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" CC=cubic
 #   OUT=bench/results/http-<stamp>.csv
@@ -306,7 +308,7 @@ for s in $SERVERS; do
 done > "$W/pss"
 
 python3 - "$OUT" "$SIZE" "$CC_USED" "$W/pss" <<'PY'
-import csv, random, statistics, sys
+import csv, math, random, statistics, sys
 pss = dict(l.split() for l in open(sys.argv[4]))
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}
@@ -350,6 +352,28 @@ for t in tests:
     print(f"{t:<8} {med['recon']:>8.1f} {med['nginx']:>8.1f} {med['apache']:>8.1f} {ratio:>9.2f}x "
           f"{f'{lo:.2f}-{hi:.2f}x':>14}  {cpu['recon']:.2f} / {cpu['nginx']:.2f} / {cpu['apache']:.2f}"
           + "".join(f"   {med[s]:.1f} MB/s {shown(vs_better(mbps[s], peers, best))} {cpu[s]:.2f} ms/MB" for s in extra))
+
+def paired(t, s, peer):
+    """Geometric mean of s/peer over the rounds both ran in (same round, so the same machine
+    state), with a 95 % interval; None with fewer than three rounds."""
+    a = {r["run"]: float(r["MBps"]) for r in cell.get((t, s), [])}
+    b = {r["run"]: float(r["MBps"]) for r in cell.get((t, peer), [])}
+    logs = [math.log(a[k] / b[k]) for k in a if k in b and a[k] > 0 and b[k] > 0]
+    if len(logs) < 3:
+        return None
+    df = len(logs) - 1
+    # Student's t, 97.5 % (a few rounds of CONC downloads are a small sample); rounded up.
+    q = {2: 4.31, 3: 3.19, 4: 2.78, 5: 2.58, 6: 2.45, 7: 2.37, 8: 2.31, 9: 2.27, 10: 2.23}.get(
+        df, 2.2 if df < 20 else 2.09 if df < 60 else 2.0)
+    m, h = statistics.fmean(logs), q * statistics.stdev(logs) / math.sqrt(len(logs))
+    return math.exp(m), math.exp(m - h), math.exp(m + h)
+
+print("paired, per round (geometric mean of the ratios of downloads run in the same round, 95 %):")
+for t in tests:
+    pairs = [(s, p) for s in ("recon", *extra) for p in ("nginx", "apache") + (("recon",) if s != "recon" else ())]
+    got = [f"{s}/{p} {shown(v)}" for s, p in pairs if (v := paired(t, s, p))]
+    if got:
+        print(f"  {t}: " + ", ".join(got))
 print("memory after the runs, Pss KiB (all the server's processes): "
       + ", ".join(f"{s} {int(v):,}".replace(",", " ") for s, v in pss.items()))
 print(f"\n(raw: {sys.argv[1]})")
