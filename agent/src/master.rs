@@ -89,6 +89,29 @@ pub(crate) fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
     })
 }
 
+/// Copies the DHCP, TFTP and DNS counters (which live on this thread) into the store every
+/// second, where the HTTP workers answer `GET /api/v1/stats` from; the DHCP loop itself never
+/// waits for this.
+async fn publish_counters(
+    store: Arc<Mutex<Store>>,
+    dhcp: Rc<RefCell<runtime::dhcp::Dhcp>>,
+    tftp: Rc<runtime::tftp::Stats>,
+    dns: Rc<runtime::dns::Stats>,
+) {
+    loop {
+        // The DHCP loop borrows it only between its awaits: never busy here, but no panic if so.
+        let d = dhcp.try_borrow().map(|d| d.counters());
+        if let Ok(mut s) = store.lock() {
+            if let Ok(d) = d {
+                s.set_counters("dhcp", &d);
+            }
+            s.set_counters("tftp", &tftp.counters());
+            s.set_counters("dns", &dns.counters());
+        }
+        smol::Timer::after(Duration::from_secs(1)).await;
+    }
+}
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(args, None)
 }
@@ -153,7 +176,14 @@ pub(crate) fn run_with(
             Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
         let d67 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 67));
         let d4011 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 4011));
-        let dns = ex.spawn(runtime::dns::serve(server, args.names.clone(), args.domain.clone(), names.clone()));
+        let dns_stats = Rc::new(runtime::dns::Stats::default());
+        let dns = ex.spawn(runtime::dns::serve(
+            server,
+            args.names.clone(),
+            args.domain.clone(),
+            names.clone(),
+            dns_stats.clone(),
+        ));
         let tftp_cfg = runtime::tftp::TftpConfig {
             root: args.boot.clone(),
             listen: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 69),
@@ -161,7 +191,9 @@ pub(crate) fn run_with(
             max_windowsize: 64,
             sender: netboot_proto::tftp::SenderConfig::default(),
         };
-        let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), Rc::new(runtime::tftp::Stats::default())));
+        let tftp_stats = Rc::new(runtime::tftp::Stats::default());
+        let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), tftp_stats.clone()));
+        ex.spawn(publish_counters(store.clone(), dhcp.clone(), tftp_stats, dns_stats)).detach();
         let mut http_cfg = runtime::http::HttpConfig {
             listen: SocketAddrV4::new(server, 80),
             boot_dir: args.boot.clone(),

@@ -288,3 +288,50 @@ fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
     assert!(!leases.contains("bind"), "recon bound nothing: {leases}");
     m.kill();
 }
+
+/// `GET /api/v1/stats` from the client's namespace, parsed.
+fn stats(cli: &Netns) -> serde_json::Value {
+    let out = cli.exec_ok(&["curl", "-sS", "--max-time", "5", "http://10.78.0.1/api/v1/stats"]);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stats: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn garbage_is_dropped_counted_and_shown_in_the_stats() {
+    require_root();
+    let dir = scratch_dir("master-garbage");
+    let mut m = Master::new(&dir);
+    let cli = Netns::new("recon-g");
+    veth(&m.ns, "m0", &cli, "cli0");
+    m.start(&["--dhcp", "full"]);
+    cli.exec_ok(&["ip", "addr", "add", "10.78.0.2/24", "dev", "cli0"]);
+    // Datagrams no client would send, by bash's /dev/udp: to DHCP one shorter than a BOOTP
+    // header and one of 300 zero octets (no magic cookie); to TFTP an opcode that does not
+    // exist (RFC 1350 has 1-5, RFC 2347 6); to DNS three octets, short of a header.
+    let send = |port: u16, printf: &str| {
+        let script = format!("printf '{printf}' > /dev/udp/10.78.0.1/{port}");
+        cli.exec_ok(&["bash", "-c", &script]);
+    };
+    send(67, "not a DHCP message");
+    send(67, &"\\0".repeat(300));
+    send(69, "\\0\\11junk\\0octet\\0");
+    send(53, "abc");
+    // The services still answer real clients afterwards.
+    cli.exec_ok(&["ip", "addr", "flush", "dev", "cli0"]);
+    let ip = udhcpc_lease(&cli, "cli0");
+    cli.exec_ok(&["ip", "addr", "add", &format!("{ip}/24"), "dev", "cli0"]);
+    // Published every second; the HTTP server's own counters at once.
+    let mut s = serde_json::Value::Null;
+    let settled = wait_for(Duration::from_secs(5), || {
+        s = stats(&cli);
+        s["dhcp"]["replies"].as_u64() >= Some(2)
+    });
+    assert!(settled, "the lease's OFFER and ACK never showed: {s:#}");
+    assert_eq!(s["dhcp"]["malformed"], 2, "{s:#}");
+    assert_eq!(s["tftp"]["dropped"], 1, "{s:#}");
+    assert_eq!(s["tftp"]["started"], 0, "{s:#}");
+    assert_eq!((&s["dns"]["queries"], &s["dns"]["dropped"], &s["dns"]["answered"]), (&1.into(), &1.into(), &0.into()));
+    assert!(s["http"]["requests"].as_u64() >= Some(1), "this request's predecessors: {s:#}");
+    assert!(!m.log().contains("panicked"), "{}", m.log());
+    m.kill();
+}

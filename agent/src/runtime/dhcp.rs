@@ -152,6 +152,24 @@ impl Dhcp {
         }
     }
 
+    /// For `GET /api/v1/stats`: the core's counters and the socket loop's.
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 11] {
+        let (s, io) = (&self.server.stats, &self.io);
+        [
+            ("requests", s.requests),
+            ("replies", s.replies),
+            ("naks", s.naks),
+            ("not_for_us", s.not_for_us),
+            ("ignored", s.ignored),
+            ("pool_exhausted", s.pool_exhausted),
+            ("unknown_relay", s.unknown_relay),
+            ("emit_failed", s.emit_failed),
+            ("malformed", io.malformed),
+            ("journal_lines_skipped", io.journal_lines_skipped),
+            ("unicast_fallbacks", io.unicast_fallbacks),
+        ]
+    }
+
     /// Decides a batch; hands its records and replies to the committer, or sends the replies
     /// at once when nothing in them waits on the disk.
     fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {

@@ -32,7 +32,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -108,6 +108,41 @@ struct Shared {
     load: Vec<AtomicUsize>,
     /// Per worker: where other workers hand it connections they accepted.
     inbox: Vec<smol::channel::Sender<(TcpStream, SocketAddrV4)>>,
+    /// Since the server started, for `GET /api/v1/stats`.
+    counts: Counts,
+}
+
+/// The HTTP server's counters (`/api/v1/stats`).
+#[derive(Default)]
+struct Counts {
+    connections: AtomicU64,
+    /// Told 503 at the connection limit.
+    refused_busy: AtomicU64,
+    requests: AtomicU64,
+    /// Answered 4xx (bad requests, tokens, sizes, missing files) and 5xx.
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+    /// Body octets sent.
+    octets: AtomicU64,
+}
+
+impl Counts {
+    fn bump(c: &AtomicU64, by: u64) {
+        c.fetch_add(by, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self, open: usize) -> serde_json::Value {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        serde_json::json!({
+            "connections": get(&self.connections),
+            "open": open,
+            "refused_busy": get(&self.refused_busy),
+            "requests": get(&self.requests),
+            "client_errors": get(&self.client_errors),
+            "server_errors": get(&self.server_errors),
+            "octets": get(&self.octets),
+        })
+    }
 }
 
 impl Shared {
@@ -140,6 +175,7 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::
         refusing: AtomicUsize::new(0),
         load: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
         inbox: senders,
+        counts: Counts::default(),
     });
     let (failed, failure) = smol::channel::bounded(workers);
     for (i, inbox) in inboxes.into_iter().enumerate() {
@@ -276,6 +312,7 @@ fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: Socket
             return;
         }
     };
+    Counts::bump(&shared.counts.connections, 1);
     if shared.open.fetch_add(1, Ordering::AcqRel) >= shared.cfg.max_connections {
         shared.open.fetch_sub(1, Ordering::AcqRel);
         unload();
@@ -307,6 +344,7 @@ impl Drop for Slot {
 /// connection is just closed.
 fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Arc<Shared>) {
     log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
+    Counts::bump(&shared.counts.refused_busy, 1);
     if shared.refusing.fetch_add(1, Ordering::AcqRel) >= 64 {
         shared.refusing.fetch_sub(1, Ordering::AcqRel);
         return;
@@ -501,6 +539,7 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             HeadRead::Request(r) => r,
             HeadRead::Closed | HeadRead::Idle => return,
             HeadRead::Slow => {
+                Counts::bump(&shared.counts.client_errors, 1);
                 let (head, body) = text_response(408, "the request head did not arrive in time");
                 let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
                 c.linger(Duration::from_secs(1)).await;
@@ -508,6 +547,11 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             }
             HeadRead::Bad(rej) => {
                 log::info!("http: {peer}: {} {}", rej.status, rej.reason);
+                Counts::bump(&shared.counts.requests, 1);
+                Counts::bump(
+                    if rej.status >= 500 { &shared.counts.server_errors } else { &shared.counts.client_errors },
+                    1,
+                );
                 let (head, body) = reject_response(&rej);
                 let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
                 c.linger(Duration::from_secs(1)).await;
@@ -532,6 +576,14 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             started.elapsed().as_secs_f64()
         );
         record(shared, peer, &req, &out);
+        let n = &shared.counts;
+        Counts::bump(&n.requests, 1);
+        Counts::bump(&n.octets, out.bytes);
+        match out.status {
+            400..=499 => Counts::bump(&n.client_errors, 1),
+            500..=599 => Counts::bump(&n.server_errors, 1),
+            _ => {}
+        }
         if !out.keep {
             c.linger(Duration::from_secs(1)).await;
             return;
@@ -625,6 +677,18 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             reply(c, req, head, &body, keep, cfg).await
         }
         Route::Upload { mac } => upload(c, req, shared, &mac, keep).await,
+        Route::Stats => {
+            // The other services' counters as they last published them (every second,
+            // `master::publish_counters`), this server's as of now.
+            let mut all = serde_json::Map::new();
+            for (service, counters) in shared.store().counters() {
+                all.insert((*service).to_owned(), serde_json::json!(counters));
+            }
+            all.insert("http".into(), shared.counts.snapshot(shared.open.load(Ordering::Relaxed)));
+            let body = serde_json::to_vec_pretty(&all)?;
+            let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
+            reply(c, req, head, &body, keep, cfg).await
+        }
         Route::Manifest => {
             let local = match c.stream.get_ref().local_addr()? {
                 SocketAddr::V4(a) => a,

@@ -64,6 +64,22 @@ pub(crate) struct Stats {
     pub(crate) bytes: Cell<u64>,
 }
 
+impl Stats {
+    /// For `GET /api/v1/stats`.
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 8] {
+        [
+            ("requests", self.requests.get()),
+            ("started", self.started.get()),
+            ("completed", self.completed.get()),
+            ("failed", self.failed.get()),
+            ("refused", self.refused.get()),
+            ("dropped", self.dropped.get()),
+            ("busy", self.busy.get()),
+            ("octets", self.bytes.get()),
+        ]
+    }
+}
+
 fn bump(c: &Cell<u64>, by: u64) {
     c.set(c.get() + by);
 }

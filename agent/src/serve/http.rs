@@ -337,6 +337,8 @@ pub(crate) enum Route {
     },
     /// `GET /api/v1/manifest`: what a peer needs to upload (machine::Manifest).
     Manifest,
+    /// `GET /api/v1/stats`: each service's counters (requests, replies, what was dropped).
+    Stats,
     /// `POST /api/v1/nodes/{mac}/events`: an agent's state machine event.
     Events {
         /// `aa:bb:cc:dd:ee:ff`.
@@ -370,6 +372,7 @@ pub(crate) fn route(req: &Request) -> Result<Route, Reject> {
         return match parts.as_slice() {
             [b"v1", b"nodes"] => read_only(req.method, Route::Nodes),
             [b"v1", b"manifest"] => read_only(req.method, Route::Manifest),
+            [b"v1", b"stats"] => read_only(req.method, Route::Stats),
             [b"v1", b"nodes", mac, b"events"] => {
                 let shown = String::from_utf8_lossy(mac);
                 let mac =
@@ -1064,6 +1067,8 @@ mod tests {
         );
         assert_eq!(r("GET", "/boot.ipxe?mac=nope").unwrap_err().status, 400);
         assert_eq!(r("GET", "/api/v1/nodes"), Ok(Route::Nodes));
+        assert_eq!(r("GET", "/api/v1/stats"), Ok(Route::Stats));
+        assert_eq!(r("POST", "/api/v1/stats").unwrap_err().status, 405);
         assert_eq!(
             r("POST", "/api/v1/nodes/52:54:00:00:00:01/inventory"),
             Ok(Route::Upload { mac: "52:54:00:00:00:01".into() })

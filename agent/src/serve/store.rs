@@ -56,6 +56,9 @@ pub(crate) struct Store {
     by_ip: HashMap<Ipv4Addr, String>,
     open_logs: HashMap<String, File>,
     log: io::BufWriter<File>,
+    /// Each service's counters since the master started (`GET /api/v1/stats`), as it last
+    /// published them; in memory only.
+    counters: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
 }
 
 /// Per-node files kept open at once; past this all are closed and reopened on demand.
@@ -81,6 +84,7 @@ impl Store {
             by_ip: HashMap::new(),
             open_logs: HashMap::new(),
             log,
+            counters: BTreeMap::new(),
         };
         for e in fs::read_dir(root.join("nodes"))? {
             let e = e?;
@@ -259,6 +263,19 @@ impl Store {
     /// Every node.
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
+    }
+
+    /// Replaces `service`'s counters with `values` (allocating only for a name it has not had).
+    pub(crate) fn set_counters(&mut self, service: &'static str, values: &[(&'static str, u64)]) {
+        let c = self.counters.entry(service).or_default();
+        for &(name, v) in values {
+            *c.entry(name).or_default() = v;
+        }
+    }
+
+    /// Every service's counters, by service and name.
+    pub(crate) fn counters(&self) -> &BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
+        &self.counters
     }
 
     /// Hands buffered log lines to the kernel.
