@@ -764,15 +764,13 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
         c.write_all(&encoded, cfg.send_timeout).await?;
         return Ok(Outcome { status: plan.status, bytes: 0, keep, mac: None });
     };
-    // The head goes with MSG_MORE, so it leaves in the first segment of the file. The body is
-    // corked (nginx's tcp_nopush: only full segments leave while sendfile runs) only while other
-    // connections are open: in bench/http.sh's interleaved series, one download alone was
-    // faster uncorked in five of six (by 5-17 %), 50 at once faster corked in six of seven
-    // (by 1-11 %).
-    let cork = shared.open.load(Ordering::Relaxed) > 1;
-    if cork {
-        let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &true);
-    }
+    // The head goes with MSG_MORE, so it leaves in the first segment of the file, and the body
+    // is corked (nginx's tcp_nopush): under TCP_NODELAY an uncorked sender also sends a short
+    // segment wherever the client's window happens to end. One 500 MB download over the bench's
+    // veth took 362 600-365 600 segments uncorked, 362 083-362 086 corked (as nginx); one
+    // download alone corked ran 1.01x as fast as uncorked (paired, two series of 400 rounds;
+    // bench/README.md "http.sh"), 50 at once faster corked before.
+    let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &true);
     c.send_more(&encoded, cfg.send_timeout).await?;
     // Progress reaches the store every 16 MiB, and the rest at the end.
     let ip = *c.peer.ip();
@@ -785,10 +783,8 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
             }
         })
         .await;
-    if cork {
-        // Sends the short tail segment now.
-        let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &false);
-    }
+    // Sends the short tail segment now.
+    let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &false);
     shared.store().served(ip, pending);
     let sent = sent?;
     if sent < n {
