@@ -116,10 +116,11 @@ struct Shared {
 #[derive(Default)]
 struct Counts {
     connections: AtomicU64,
-    /// Told 503 at the connection limit.
+    /// Over the connection limit: told 503 (or, past 64 such at once, closed).
     refused_busy: AtomicU64,
+    /// Requests answered, errors included.
     requests: AtomicU64,
-    /// Answered 4xx (bad requests, tokens, sizes, missing files) and 5xx.
+    /// Answered 4xx (bad heads, tokens, sizes, missing files, heads too slow) and 5xx.
     client_errors: AtomicU64,
     server_errors: AtomicU64,
     /// Body octets sent.
@@ -539,6 +540,7 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             HeadRead::Request(r) => r,
             HeadRead::Closed | HeadRead::Idle => return,
             HeadRead::Slow => {
+                Counts::bump(&shared.counts.requests, 1);
                 Counts::bump(&shared.counts.client_errors, 1);
                 let (head, body) = text_response(408, "the request head did not arrive in time");
                 let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
