@@ -364,7 +364,7 @@ def paired(t, s, peer):
     df = len(logs) - 1
     # Student's t, 97.5 % (a few rounds of CONC downloads are a small sample); rounded up.
     q = {2: 4.31, 3: 3.19, 4: 2.78, 5: 2.58, 6: 2.45, 7: 2.37, 8: 2.31, 9: 2.27, 10: 2.23}.get(
-        df, 2.2 if df < 20 else 2.09 if df < 60 else 2.0)
+        df, 2.21 if df < 20 else 2.09 if df < 60 else 2.0)
     m, h = statistics.fmean(logs), q * statistics.stdev(logs) / math.sqrt(len(logs))
     return math.exp(m), math.exp(m - h), math.exp(m + h)
 
