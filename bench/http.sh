@@ -27,6 +27,11 @@
 # memory after the runs (Pss summed over its processes), and, paired by round, the geometric
 # mean of recon's speed over each peer's (and each extra build's over recon's): downloads of
 # one round share the machine's state, so these intervals are narrower than the medians'.
+# Series still disagree by more than that; bench/http-pool.py pools several series' CSVs.
+# For one download, also the TCP segments the server's namespace received during it (curl's
+# ACKs, column segments_in): in four of seven series the downloads with fewer ran 6-30 %
+# faster, for every server alike (bench/README.md "http.sh", "Pooled"), so the report
+# also gives each server's median on either side of the median count.
 #
 # Env: ROUNDS=40 REPEATS=3 SIZE=500M CONC=50 SERVERS="recon nginx apache" CC=cubic
 #   OUT=bench/results/http-<stamp>.csv
@@ -219,11 +224,14 @@ start() {
   echo "$1 did not start" >&2; cat "$W/srv-$1.log" "$W"/*/error.log >&2 2>/dev/null; exit 1
 }
 ticks() { cat "$CG/$1/cpuacct.usage"; }
-echo "server,test,run,bytes_ok,seconds,MBps,server_cpu_ms_per_MB" > "$OUT"
-record() {  # server test run ok seconds cpu_ns
-  awk -v s="$1" -v c="$2" -v n="$3" -v ok="$4" -v sec="$5" -v t="$6" \
-    'BEGIN{mb=ok/1e6; printf "%s,%s,%s,%.0f,%.4f,%.2f,%.2f\n", s,c,n,ok,sec,(sec>0?mb/sec:0),(mb>0?t/1e6/mb:0)}' >> "$OUT"
+echo "server,test,run,bytes_ok,seconds,MBps,server_cpu_ms_per_MB,segments_in" > "$OUT"
+record() {  # server test run ok seconds cpu_ns segments_in
+  awk -v s="$1" -v c="$2" -v n="$3" -v ok="$4" -v sec="$5" -v t="$6" -v a="$7" \
+    'BEGIN{mb=ok/1e6; printf "%s,%s,%s,%.0f,%.4f,%.2f,%.2f,%s\n", s,c,n,ok,sec,(sec>0?mb/sec:0),(mb>0?t/1e6/mb:0),a}' >> "$OUT"
 }
+# TCP segments the server namespace received (nstat, its own history file): for one download,
+# curl's ACKs (and its request, SYN and FIN). Read outside the timed span.
+segs_in() { NSTAT_HISTORY=$W/nstat ip netns exec "$NS" nstat -z TcpInSegs | awk '$1 == "TcpInSegs" {print $2}'; }
 url() { echo "http://$SRV_IP:${PORT[$1]}/f"; }
 # One download from server $1: its status, size and seconds (curl's own clock, from before the
 # connection to the last octet, so without the cost of starting curl) on stdout.
@@ -243,12 +251,14 @@ done
 timed() {  # server test run cmd...: runs cmd, counts the complete downloads it reports
   local s=$1 t=$2 n=$3; shift 3
   local t0 t1 ts te r sec
+  segs_in > /dev/null
   t0=$(ticks "$s"); ts=$EPOCHREALTIME
   r=$("$@")
   te=$EPOCHREALTIME; t1=$(ticks "$s")
+  local segs; segs=$(segs_in)
   # One download: curl's time; several at once: the wall time until the last ended.
   if [ "$t" = single ]; then sec=$(cut -d' ' -f3 <<< "$r"); else sec=$(echo "$te - $ts" | bc); fi
-  record "$s" "$t" "$n" $(( $(grep -c "^200 $BYTES " <<< "$r") * BYTES * VERIFIED[$s] )) "$sec" $((t1 - t0))
+  record "$s" "$t" "$n" $(( $(grep -c "^200 $BYTES " <<< "$r") * BYTES * VERIFIED[$s] )) "$sec" $((t1 - t0)) "$segs"
 }
 many() {  # CONC downloads from server $1 at once
   local pids=() i
@@ -374,6 +384,20 @@ for t in tests:
     got = [f"{s}/{p} {shown(v)}" for s, p in pairs if (v := paired(t, s, p))]
     if got:
         print(f"  {t}: " + ", ".join(got))
+# How often curl ACKed (the segments the server received) went with one download's speed in
+# several series, for every server alike: split at the median count, each server's median
+# speed on either side shows whether a lead is the server's or the draw's.
+single = [r for r in rows if r["test"] == "single" and r.get("segments_in") and float(r["MBps"]) > 0]
+if single:
+    cut = statistics.median(int(r["segments_in"]) for r in single)
+    def way(rs):
+        return f"{statistics.median(float(r['MBps']) for r in rs):.0f} MB/s ({len(rs)})" if rs else "-"
+    servers = [s for s in ("recon", "nginx", "apache", *extra) if any(r["server"] == s for r in single)]
+    print(f"single, split by the segments the server received (curl's ACKs), at their median {cut:.0f}: "
+          "median MB/s (downloads)")
+    for side, keep in (("fewer", lambda a: a < cut), ("as many or more", lambda a: a >= cut)):
+        print(f"  {side}: " + ", ".join(
+            f"{s} {way([r for r in single if r['server'] == s and keep(int(r['segments_in']))])}" for s in servers))
 print("memory after the runs, Pss KiB (all the server's processes): "
       + ", ".join(f"{s} {int(v):,}".replace(",", " ") for s, v in pss.items()))
 print(f"\n(raw: {sys.argv[1]})")
