@@ -37,6 +37,31 @@ fn tree(dir: &Path, k: u8) -> PathBuf {
     root
 }
 
+/// `recon agent` on the namespace's eth0, booted from its own media (no BOOTIF), inventorying
+/// `root`.
+fn agent(ns: &Netns, boot: &Path, data: &Path, root: &Path, cmdline: &str, log: &Path) -> Proc {
+    let recon = recon_bin();
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let (recon, boot, data, root) = (path(&recon), path(boot), path(data), path(root));
+    ns.spawn(
+        &[
+            &recon,
+            "agent",
+            "--interface",
+            "eth0",
+            "--boot",
+            &boot,
+            "--data",
+            &data,
+            "--root",
+            &root,
+            "--cmdline",
+            cmdline,
+        ],
+        log,
+    )
+}
+
 fn stored_serial(data: &Path, k: u8) -> Option<String> {
     let p = data.join("nodes").join(mac(k).replace(':', "-")).join("inventory.json");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
@@ -56,7 +81,6 @@ fn three_media_booted_agents_elect_one_master_and_the_others_upload_to_it() {
     hub.bridge("br0");
     let boot = dir.join("boot");
     std::fs::create_dir_all(&boot).unwrap();
-    let recon = recon_bin();
     let mut nodes: Vec<(Netns, PathBuf, PathBuf, Proc)> = Vec::new();
     // Started in reverse MAC order: the winner is not simply the first to speak.
     for k in (1..=NODES).rev() {
@@ -67,23 +91,7 @@ fn three_media_booted_agents_elect_one_master_and_the_others_upload_to_it() {
         let data = dir.join(format!("data{k}"));
         let root = tree(&dir, k);
         let log = dir.join(format!("node{k}.log"));
-        let p = ns.spawn(
-            &[
-                recon.to_str().unwrap(),
-                "agent",
-                "--interface",
-                "eth0",
-                "--boot",
-                boot.to_str().unwrap(),
-                "--data",
-                data.to_str().unwrap(),
-                "--root",
-                root.to_str().unwrap(),
-                "--cmdline",
-                "recon.poweroff=always recon.address=10.213.9.1/24",
-            ],
-            &log,
-        );
+        let p = agent(&ns, &boot, &data, &root, "recon.poweroff=always recon.address=10.213.9.1/24", &log);
         nodes.push((ns, data, log, p));
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -131,4 +139,41 @@ fn three_media_booted_agents_elect_one_master_and_the_others_upload_to_it() {
     {
         eprintln!("election: node{k}: {line}");
     }
+}
+
+/// A node booted from the stick before its cable is in: the agent waits for carrier, says so on
+/// the console, and goes on (here: alone on the segment, it becomes the master) once the link
+/// comes up, without exiting. (It used to give up after 10 s and rely on systemd's restarts.)
+#[test]
+fn a_node_without_carrier_waits_for_its_link_and_then_goes_on() {
+    require_root();
+    let dir = scratch_dir("election-link");
+    let hub = Netns::new("recon-link-hub");
+    let ns = Netns::new("recon-link-n1");
+    veth(&ns, "eth0", &hub, "p1");
+    // The far end down: eth0 is up but has no carrier, as with no cable.
+    hub.exec_ok(&["ip", "link", "set", "p1", "down"]);
+    ns.exec_ok(&["ip", "link", "set", "eth0", "address", &mac(1)]);
+    let data = dir.join("data");
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let root = tree(&dir, 1);
+    let log_path = dir.join("node.log");
+    let mut p = agent(&ns, &boot, &data, &root, "recon.poweroff=never recon.address=10.213.10.1/24", &log_path);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // Past the 10 s the old code waited before it exited.
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(p.try_wait().is_none(), "the agent exited without a link:\n{}", log());
+    assert!(
+        log().contains("waiting for carrier on eth0 (eth0 no carrier)"),
+        "no word of what it waits for:\n{}",
+        log()
+    );
+    assert!(!log().contains("phase probe"), "it went on without a link:\n{}", log());
+    hub.exec_ok(&["ip", "link", "set", "p1", "up"]);
+    let served = wait_for(Duration::from_secs(60), || log().contains("phase serve"));
+    let l = log();
+    assert!(served, "no master after the link came up:\n{l}");
+    assert!(l.contains("eth0 has a link after"), "{l}");
+    assert!(p.try_wait().is_none(), "the master stays up:\n{l}");
 }

@@ -57,9 +57,10 @@ fn links(only: Option<&str>) -> Vec<(String, [u8; 6], bool)> {
     out
 }
 
-/// The boot link: BOOTIF's, else the lowest MAC with carrier (after bringing every link up and
-/// waiting up to 10 s for one).
-fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [u8; 6])> {
+/// The boot link: BOOTIF's, else the lowest MAC with carrier, after bringing every link up.
+/// Waits for one as long as it takes: a node booted from the stick before its cable is in (or
+/// its switch port up) becomes the master once it is, without a restart loop on the console.
+fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> (String, [u8; 6]) {
     let pick = |ls: &[(String, [u8; 6], bool)]| {
         let ls: Vec<_> = ls.iter().filter(|l| only.is_none_or(|o| o == l.0)).collect();
         if let Some(m) = cmdline.boot_mac
@@ -69,24 +70,49 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> anyhow::Result<(String, [
         }
         ls.iter().find(|l| l.2).map(|l| (l.0.clone(), l.1))
     };
-    if let Some(p) = pick(&links(only)) {
-        return Ok(p);
-    }
-    if let Ok(mut rtnl) = super::netlink::Rtnl::open() {
-        for (name, ..) in links(only) {
-            if let Ok(i) = nix::net::if_::if_nametoindex(name.as_str()) {
-                let _ = rtnl.set_up(i);
-            }
-        }
-    }
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if let Some(p) = pick(&links(only)) {
-            return Ok(p);
+    let mut told = None::<Instant>;
+    let mut raised = None::<Instant>;
+    loop {
+        let ls = links(only);
+        if let Some(p) = pick(&ls) {
+            if told.is_some() {
+                log::info!("agent: {} has a link after {} s", p.0, start.elapsed().as_secs());
+            }
+            return p;
+        }
+        // Up every link, again now and then: a NIC whose driver loads late appears down.
+        if raised.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            if let Ok(mut rtnl) = super::netlink::Rtnl::open() {
+                for (name, ..) in &ls {
+                    if let Ok(i) = nix::net::if_::if_nametoindex(name.as_str()) {
+                        let _ = rtnl.set_up(i);
+                    }
+                }
+            }
+            raised = Some(Instant::now());
+        }
+        // Said after 10 s (a link coming up takes a few) and then once a minute.
+        let due = match told {
+            None => start.elapsed() >= Duration::from_secs(10),
+            Some(t) => t.elapsed() >= Duration::from_secs(60),
+        };
+        if due {
+            let seen: Vec<String> =
+                ls.iter().map(|l| format!("{} {}", l.0, if l.2 { "up" } else { "no carrier" })).collect();
+            let what = match (cmdline.boot_mac, only) {
+                (Some(m), _) => format!("the BOOTIF link {}", mac_text(&m)),
+                (None, Some(o)) => format!("carrier on {o}"),
+                (None, None) => "a network link with carrier".to_owned(),
+            };
+            log::warn!(
+                "agent: waiting for {what} ({}); plug a cable or enable the switch port",
+                if seen.is_empty() { "no network links".to_owned() } else { seen.join(", ") }
+            );
+            told = Some(Instant::now());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    anyhow::bail!("no network link with carrier (and no BOOTIF link)")
 }
 
 fn ipmi_present(root: Option<&Path>) -> bool {
@@ -299,7 +325,7 @@ pub(crate) fn run(opts: AgentOpts) -> anyhow::Result<()> {
     if !cmdline.unknown.is_empty() {
         log::warn!("agent: ignoring unknown options {:?}", cmdline.unknown);
     }
-    let (iface, mac) = boot_link(&cmdline, opts.interface.as_deref())?;
+    let (iface, mac) = boot_link(&cmdline, opts.interface.as_deref());
     let facts = Facts {
         cmdline: cmdline.clone(),
         mac,
