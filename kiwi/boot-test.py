@@ -3,6 +3,7 @@
 
 usage: kiwi/boot-test.py IMAGE [WORKDIR]      (root not needed; qemu-system-x86_64, xorriso,
                                                python3-pexpect; lsinitrd from dracut-core)
+EXTRA_APPEND=ARGS adds kernel arguments (a PXE-booted peer's: `systemd.mask=var-lib-recon.mount`).
 IMAGE: the ISO (attached as a CD-ROM) or a stick image from `make-recipe-target <r> virtual`
 (attached as a virtio disk, so the RECONDATA partition gets mounted). The kernel and initrd are
 taken from the image's /boot/x86_64/loader/ and booted directly with the command line of the
@@ -50,6 +51,10 @@ for cfg in ('/boot/grub2/grub.cfg', '/boot/grub/grub.cfg', '/EFI/BOOT/grub.cfg')
     if append:
         break
 append = ' '.join((append or 'console=tty0 console=ttyS0,115200 root=live:CDLABEL=RECON rd.live.image').split())
+# EXTRA_APPEND: more arguments, e.g. what the master adds for a PXE-booted peer
+# (`systemd.mask=var-lib-recon.mount pxeaddr=...`).
+if os.environ.get('EXTRA_APPEND'):
+    append += ' ' + os.environ['EXTRA_APPEND']
 print(f'kernel {os.path.getsize(kernel)} B, initrd {os.path.getsize(initrd)} B\nappend: {append}', flush=True)
 mods = run(f'lsinitrd {initrd} 2>/dev/null | sed -n "/dracut modules:/,/^=*$/p"')
 print('initrd has 90recon:', 'recon' in mods.split(), '| network-legacy:', 'network-legacy' in mods.split(),
@@ -70,6 +75,8 @@ probes = [
     'cat /proc/cmdline',
     'systemctl is-system-running',
     'systemctl status recon-agent.service --no-pager -n 12 -l | cut -c1-200',
+    # when the agent started, from the kernel's start (0 s: not yet)
+    "systemctl show recon-agent.service -p ExecMainStartTimestampMonotonic --value | awk '{printf \"%.1f s\\n\", $1 / 1e6}'",
     'systemctl status recon-boot-files.service --no-pager -n 0 | head -n 4',
     'ls -l /usr/share/recon/boot',
     'findmnt -n /',

@@ -224,7 +224,8 @@ fn boot_scripts_by_mac_by_leased_address_and_for_strangers() {
         script,
         format!(
             "#!ipxe\nkernel http://{SERVER}/vmlinuz initrd=initrd.img root=live:http://{SERVER}/recon.iso rd.live.ram=1 \
-             rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp console=ttyS0,115200 BOOTIF=01-${{netX/mac:hexhyp}} pxeaddr={SERVER} \
+             rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp systemd.mask=var-lib-recon.mount console=ttyS0,115200 \
+             BOOTIF=01-${{netX/mac:hexhyp}} pxeaddr={SERVER} \
              postaction=liveboot recon.token={token} recon.master={SERVER}\ninitrd http://{SERVER}/initrd.img\nboot\n"
         )
     );

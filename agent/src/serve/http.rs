@@ -838,8 +838,11 @@ impl Default for BootConfig {
             initrd: "initrd.img".into(),
             iso: "recon.iso".into(),
             // rd.live.overlay.overlayfs=1: dracut 059 needs it for a squashfs that holds the root
-            // tree itself (not LiveOS/rootfs.img).
-            args: "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp"
+            // tree itself (not LiveOS/rootfs.img). systemd.mask=var-lib-recon.mount: a peer
+            // mounts no RECONDATA partition (its disks are not touched, and its agent does not
+            // wait out the mount's 30 s device timeout first; kiwi/README.md).
+            args: "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp \
+                   systemd.mask=var-lib-recon.mount"
                 .into(),
             append: String::new(),
             fast_args: "rd.neednet=1 ip=dhcp recon.path=initramfs".into(),
@@ -1206,7 +1209,8 @@ mod tests {
         assert_eq!(
             s,
             "#!ipxe\nkernel http://10.0.0.1:8080/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/recon.iso \
-             rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp console=ttyS0,115200 \
+             rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp \
+             systemd.mask=var-lib-recon.mount console=ttyS0,115200 \
              BOOTIF=01-${netX/mac:hexhyp} pxeaddr=10.0.0.1 postaction=liveboot recon.token=00ff recon.master=10.0.0.1:8080\n\
              initrd http://10.0.0.1:8080/initrd.img\nboot\n"
         );
