@@ -100,13 +100,14 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> (String, [u8; 6]) {
         if due {
             let seen: Vec<String> =
                 ls.iter().map(|l| format!("{} {}", l.0, if l.2 { "up" } else { "no carrier" })).collect();
-            let what = match (cmdline.boot_mac, only) {
-                (Some(m), _) => format!("the BOOTIF link {}", mac_text(&m)),
-                (None, Some(o)) => format!("carrier on {o}"),
-                (None, None) => "a network link with carrier".to_owned(),
+            // BOOTIF's link is taken with or without carrier: missing, it is a NIC not (yet) seen.
+            let (what, hint) = match (cmdline.boot_mac, only) {
+                (Some(m), _) => (format!("the BOOTIF link {}", mac_text(&m)), "is its NIC's driver loaded?"),
+                (None, Some(o)) => (format!("carrier on {o}"), "plug a cable or enable the switch port"),
+                (None, None) => ("a network link with carrier".to_owned(), "plug a cable or enable the switch port"),
             };
             log::warn!(
-                "agent: waiting for {what} ({}); plug a cable or enable the switch port",
+                "agent: waiting for {what} ({}); {hint}",
                 if seen.is_empty() { "no network links".to_owned() } else { seen.join(", ") }
             );
             told = Some(Instant::now());
