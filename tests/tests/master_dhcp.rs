@@ -28,6 +28,14 @@ impl Master {
         Master { ns, data, boot, dir: dir.to_owned(), proc: None, starts: 0 }
     }
 
+    /// A master and a client namespace `client` on its segment (the client's end is `cli0`).
+    fn with_client(dir: &Path, client: &str) -> (Master, Netns) {
+        let m = Master::new(dir);
+        let cli = Netns::new(client);
+        veth(&m.ns, "m0", &cli, "cli0");
+        (m, cli)
+    }
+
     fn start(&mut self, extra: &[&str]) {
         self.starts += 1;
         let log = self.log_path();
@@ -162,9 +170,7 @@ impl Drop for Dhclient {
 fn leases_survive_a_kill_releases_free_and_foreign_requests_are_naked() {
     require_root();
     let dir = scratch_dir("master-dhcp");
-    let mut m = Master::new(&dir);
-    let cli = Netns::new("recon-c");
-    veth(&m.ns, "m0", &cli, "cli0");
+    let (mut m, cli) = Master::with_client(&dir, "recon-c");
     m.start(&["--dhcp", "full"]);
 
     let first = udhcpc_lease(&cli, "cli0");
@@ -223,9 +229,7 @@ fn perfdhcp_for_ten_seconds_without_errors() {
     require_root();
     let dir = scratch_dir("master-perfdhcp");
     let perfdhcp = program("perfdhcp", "kea-admin");
-    let mut m = Master::new(&dir);
-    let cli = Netns::new("recon-p");
-    veth(&m.ns, "m0", &cli, "cli0");
+    let (mut m, cli) = Master::with_client(&dir, "recon-p");
     m.start(&["--dhcp", "full", "--lease", "600"]);
     cli.exec_ok(&["ip", "addr", "add", "10.78.0.2/24", "dev", "cli0"]);
     // 100 exchanges a second from 200 simulated clients for 10 s, bounded by timeout(1).
@@ -300,9 +304,7 @@ fn stats(cli: &Netns) -> serde_json::Value {
 fn garbage_is_dropped_counted_and_shown_in_the_stats() {
     require_root();
     let dir = scratch_dir("master-garbage");
-    let mut m = Master::new(&dir);
-    let cli = Netns::new("recon-g");
-    veth(&m.ns, "m0", &cli, "cli0");
+    let (mut m, cli) = Master::with_client(&dir, "recon-g");
     m.start(&["--dhcp", "full"]);
     cli.exec_ok(&["ip", "addr", "add", "10.78.0.2/24", "dev", "cli0"]);
     // Datagrams no client would send, by bash's /dev/udp: to DHCP one shorter than a BOOTP
@@ -320,6 +322,10 @@ fn garbage_is_dropped_counted_and_shown_in_the_stats() {
     cli.exec_ok(&["ip", "addr", "flush", "dev", "cli0"]);
     let ip = udhcpc_lease(&cli, "cli0");
     cli.exec_ok(&["ip", "addr", "add", &format!("{ip}/24"), "dev", "cli0"]);
+    // One request the HTTP server answers 404, counted before any stats request is: the stats
+    // show the HTTP server's own counters as of the request, not including it.
+    let out = cli.exec_ok(&["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://10.78.0.1/no-such-file"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
     // Published every second; the HTTP server's own counters at once.
     let mut s = serde_json::Value::Null;
     let settled = wait_for(Duration::from_secs(5), || {
@@ -332,6 +338,8 @@ fn garbage_is_dropped_counted_and_shown_in_the_stats() {
     assert_eq!(s["tftp"]["started"], 0, "{s:#}");
     assert_eq!((&s["dns"]["queries"], &s["dns"]["dropped"], &s["dns"]["answered"]), (&1.into(), &1.into(), &0.into()));
     assert!(s["http"]["requests"].as_u64() >= Some(1), "this request's predecessors: {s:#}");
+    assert_eq!(s["http"]["client_errors"], 1, "the 404: {s:#}");
+    assert_eq!(s["http"]["server_errors"], 0, "{s:#}");
     assert!(!m.log().contains("panicked"), "{}", m.log());
     m.kill();
 }

@@ -132,6 +132,17 @@ impl Counts {
         c.fetch_add(by, Ordering::Relaxed);
     }
 
+    /// One request answered with `status`, `octets` of body sent.
+    fn answered(&self, status: u16, octets: u64) {
+        Counts::bump(&self.requests, 1);
+        Counts::bump(&self.octets, octets);
+        match status {
+            400..=499 => Counts::bump(&self.client_errors, 1),
+            500..=599 => Counts::bump(&self.server_errors, 1),
+            _ => {}
+        }
+    }
+
     fn snapshot(&self, open: usize) -> serde_json::Value {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         serde_json::json!({
@@ -540,8 +551,7 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             HeadRead::Request(r) => r,
             HeadRead::Closed | HeadRead::Idle => return,
             HeadRead::Slow => {
-                Counts::bump(&shared.counts.requests, 1);
-                Counts::bump(&shared.counts.client_errors, 1);
+                shared.counts.answered(408, 0);
                 let (head, body) = text_response(408, "the request head did not arrive in time");
                 let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
                 c.linger(Duration::from_secs(1)).await;
@@ -549,11 +559,7 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             }
             HeadRead::Bad(rej) => {
                 log::info!("http: {peer}: {} {}", rej.status, rej.reason);
-                Counts::bump(&shared.counts.requests, 1);
-                Counts::bump(
-                    if rej.status >= 500 { &shared.counts.server_errors } else { &shared.counts.client_errors },
-                    1,
-                );
+                shared.counts.answered(rej.status, 0);
                 let (head, body) = reject_response(&rej);
                 let _ = c.write_all(&[head.encode(false, false, unix_secs()), body].concat(), cfg.send_timeout).await;
                 c.linger(Duration::from_secs(1)).await;
@@ -578,14 +584,7 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
             started.elapsed().as_secs_f64()
         );
         record(shared, peer, &req, &out);
-        let n = &shared.counts;
-        Counts::bump(&n.requests, 1);
-        Counts::bump(&n.octets, out.bytes);
-        match out.status {
-            400..=499 => Counts::bump(&n.client_errors, 1),
-            500..=599 => Counts::bump(&n.server_errors, 1),
-            _ => {}
-        }
+        shared.counts.answered(out.status, out.bytes);
         if !out.keep {
             c.linger(Duration::from_secs(1)).await;
             return;
