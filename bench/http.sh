@@ -318,7 +318,10 @@ for s in $SERVERS; do
 done > "$W/pss"
 
 python3 - "$OUT" "$SIZE" "$CC_USED" "$W/pss" <<'PY'
-import csv, math, random, statistics, sys
+import csv, importlib.util, math, random, statistics, sys
+spec = importlib.util.spec_from_file_location("http_pool", "bench/http-pool.py")
+pool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pool)
 pss = dict(l.split() for l in open(sys.argv[4]))
 rows = list(csv.DictReader(open(sys.argv[1])))
 cell = {}
@@ -369,14 +372,8 @@ def paired(t, s, peer):
     a = {r["run"]: float(r["MBps"]) for r in cell.get((t, s), [])}
     b = {r["run"]: float(r["MBps"]) for r in cell.get((t, peer), [])}
     logs = [math.log(a[k] / b[k]) for k in a if k in b and a[k] > 0 and b[k] > 0]
-    if len(logs) < 3:
-        return None
-    df = len(logs) - 1
-    # Student's t, 97.5 % (a few rounds of CONC downloads are a small sample); rounded up.
-    q = {2: 4.31, 3: 3.19, 4: 2.78, 5: 2.58, 6: 2.45, 7: 2.37, 8: 2.31, 9: 2.27, 10: 2.23}.get(
-        df, 2.21 if df < 20 else 2.09 if df < 60 else 2.0)
-    m, h = statistics.fmean(logs), q * statistics.stdev(logs) / math.sqrt(len(logs))
-    return math.exp(m), math.exp(m - h), math.exp(m + h)
+    # Student's t (a few rounds of CONC downloads are a small sample), as http-pool.py does.
+    return pool.interval(logs) if len(logs) >= 3 else None
 
 print("paired, per round (geometric mean of the ratios of downloads run in the same round, 95 %):")
 for t in tests:
