@@ -12,8 +12,10 @@
 //! [`KNOWN`] with the reason, and the test fails on any other, and on a listed one that no
 //! longer happens.
 //!
-//! The fixtures live in `shared/fixtures` beside the repository; `RECON_FIXTURES` points
-//! elsewhere. Missing fixtures fail the test: they are not optional.
+//! The fixtures are in `tests/fixtures` (its README says where each came from). Missing fixtures
+//! fail the test: they are not optional.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -23,18 +25,6 @@ use std::process::Command;
 use inventory::model::{Disk, Inventory, Mount, Partition, Source};
 use inventory::{NoDevices, Options, SysRoot, collect};
 
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("RECON_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures")));
-    assert!(
-        dir.join("lsblk-dumps").is_dir() && dir.join("procfs").is_dir(),
-        "third-party fixtures not found at {}; set RECON_FIXTURES to the shared/fixtures directory",
-        dir.display()
-    );
-    dir
-}
-
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -43,7 +33,7 @@ fn run(cmd: &mut Command) {
 /// A util-linux dump unpacked into a temporary directory: `(guard, root)`.
 fn lsblk_dump(name: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let tarball = fixtures().join(format!("lsblk-dumps/dumps/{name}.tar.xz"));
+    let tarball = common::fixtures("lsblk-dumps").join(format!("dumps/{name}.tar.xz"));
     run(Command::new("tar").arg("xJf").arg(&tarball).arg("-C").arg(tmp.path()));
     let root = tmp.path().join(name);
     (tmp, root)
@@ -52,7 +42,7 @@ fn lsblk_dump(name: &str) -> (tempfile::TempDir, PathBuf) {
 /// prometheus/procfs's tree unpacked: `(guard, root)`.
 fn procfs_tree() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = fixtures().join("procfs");
+    let dir = common::fixtures("procfs");
     run(Command::new("python3").arg(dir.join("unttar.py")).arg(dir.join("fixtures.ttar")).arg(tmp.path()));
     let root = tmp.path().join("fixtures");
     (tmp, root)
@@ -315,7 +305,7 @@ fn compare_dump(dump: &str, tally: &mut Tally) -> Inventory {
     let mut top: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut children = BTreeSet::new();
     let mut child_rows: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let expected = fixtures().join("lsblk-dumps/expected");
+    let expected = common::fixtures("lsblk-dumps/expected");
     let mut tables = 0;
     for entry in fs::read_dir(&root).expect("dump dir") {
         let path = entry.expect("entry").path();

@@ -469,7 +469,7 @@ mod tests {
         (out, errors)
     }
 
-    /// SMBIOS type 38 of a Dell PowerEdge R630 (shared/fixtures/smbios/go-smbios/
+    /// SMBIOS type 38 of a Dell PowerEdge R630 (tests/fixtures/smbios/go-smbios/
     /// Dell-PowerEdge-R630-Dual-Xeon.dmi): KCS, IPMI 2.0, I/O base CA8h (bit 0 set: I/O space), then End-of-Table.
     const DELL_R630_TYPE38: &[u8] = &[
         0x26, 0x12, 0x00, 0x26, 0x01, 0x20, 0x20, 0xff, 0xa9, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4a, 0x0a,

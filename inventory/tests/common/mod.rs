@@ -1,13 +1,11 @@
 //! Shared by the fixture tests: where the third-party fixtures are.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The fixtures directory (`../shared/fixtures` beside the repository, or `$RECON_FIXTURES`),
-/// checked to hold `sub`. Missing fixtures fail the test: they are part of the suite.
+/// `tests/fixtures/<sub>`, checked to exist: a missing fixture fails the test, it is part of the
+/// suite (tests/fixtures/README.md says where each came from).
 pub(crate) fn fixtures(sub: &str) -> PathBuf {
-    let dir = std::env::var_os("RECON_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"));
-    assert!(dir.join(sub).is_dir(), "fixtures not found at {} (set RECON_FIXTURES)", dir.display());
-    dir.join(sub)
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")).join(sub);
+    assert!(dir.is_dir(), "fixtures not found at {}", dir.display());
+    dir
 }
