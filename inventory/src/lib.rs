@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 mod collect;
+mod hex;
 #[allow(unsafe_code)]
 pub mod live;
 pub mod model;

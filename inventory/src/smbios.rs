@@ -263,22 +263,12 @@ pub fn is_placeholder(s: &str) -> bool {
 /// all-ones mean "not present" / "not settable".
 pub fn uuid(bytes: &[u8], version: Version) -> Option<String> {
     let b: [u8; 16] = bytes.try_into().ok()?;
-    if b.iter().all(|&x| x == 0) || b.iter().all(|&x| x == 0xff) {
-        return None;
-    }
     let order: [usize; 16] = if version >= (Version { major: 2, minor: 6 }) {
         [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
     } else {
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     };
-    let mut s = String::with_capacity(36);
-    for (i, &at) in order.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{:02x}", b[at]));
-    }
-    Some(s)
+    crate::hex::uuid(&order.map(|at| b[at]))
 }
 
 /// Type 17's size in bytes: the 16-bit field (bit 15 set: kilobytes, else megabytes), or the

@@ -39,7 +39,8 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::{DeviceIo, Reader, hex_colon};
+use super::{DeviceIo, Reader};
+use crate::hex;
 use crate::model::{Bmc, BmcLan};
 use crate::smbios::{Structure, ipmi_interface_name};
 
@@ -208,17 +209,9 @@ fn decode_system_guid(reply: &[u8]) -> Result<Option<String>, ReplyError> {
 /// the SMBIOS order instead (ipmitool's man page says many do) show here with their octets
 /// reversed; the raw order is the BMC's, not a guess of ours.
 fn guid_string(raw: &[u8; 16]) -> Option<String> {
-    if raw.iter().all(|&b| b == 0) || raw.iter().all(|&b| b == 0xff) {
-        return None;
-    }
-    let mut s = String::with_capacity(36);
-    for (i, b) in raw.iter().rev().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{b:02x}"));
-    }
-    Some(s)
+    let mut canonical = *raw;
+    canonical.reverse();
+    hex::uuid(&canonical)
 }
 
 /// Decodes Get Channel Info (section 22.24) down to the channel medium type (data
@@ -331,7 +324,7 @@ impl Session<'_, '_> {
         lan.ipv4 = self.lan_param(channel, LAN_IP_ADDRESS, ipv4);
         lan.netmask = self.lan_param(channel, LAN_NETMASK, ipv4);
         lan.gateway = self.lan_param(channel, LAN_GATEWAY, ipv4);
-        lan.mac = self.lan_param(channel, LAN_MAC, hex_colon);
+        lan.mac = self.lan_param(channel, LAN_MAC, |mac| hex::octets(mac, ":"));
         lan.vlan = self.lan_param(channel, LAN_VLAN, |d| decode_vlan([d[0], d[1]])).flatten();
         lan
     }

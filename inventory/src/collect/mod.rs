@@ -345,18 +345,6 @@ impl Tables {
     }
 }
 
-/// Formats octets as colon-separated lower-case hex (`52:54:00:12:34:56`).
-pub(crate) fn hex_colon(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 3);
-    for (i, x) in b.iter().enumerate() {
-        if i > 0 {
-            s.push(':');
-        }
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
-}
-
 /// Parses a kernel CPU list (`0-3,8,10-11`) into CPU numbers; `None` if malformed.
 pub(crate) fn parse_cpulist(s: &str) -> Option<Vec<u32>> {
     let mut out = Vec::new();

@@ -8,7 +8,8 @@
 //! name); IPv4 addresses from one `SIOCGIFCONF` (procfs has no per-interface IPv4 list);
 //! autonegotiation and the connector from `ETHTOOL_GSET`.
 
-use super::{DeviceError, DeviceIo, Ipv4Entry, Reader, hex_colon, is_pci_address};
+use super::{DeviceError, DeviceIo, Ipv4Entry, Reader, is_pci_address};
+use crate::hex;
 use crate::model::{IpAddress, Nic};
 use crate::smbios::Structure;
 
@@ -111,7 +112,7 @@ fn quiet(r: &Reader<'_>, path: &str) -> Option<String> {
 fn ethtool(r: &mut Reader<'_>, dev: &dyn DeviceIo, nic: &mut Nic) {
     match dev.permanent_mac(&nic.name) {
         // Drivers without a burnt-in address answer zeros.
-        Ok(mac) if !mac.is_empty() && mac.iter().any(|&b| b != 0) => nic.permanent_mac = Some(hex_colon(&mac)),
+        Ok(mac) if !mac.is_empty() && mac.iter().any(|&b| b != 0) => nic.permanent_mac = Some(hex::octets(&mac, ":")),
         Ok(_) | Err(DeviceError::Unsupported) => {}
         Err(e) => r.problem(&format!("ethtool:ETHTOOL_GPERMADDR:{}", nic.name), e),
     }

@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Reader, hex_colon};
+use super::Reader;
+use crate::hex;
 use crate::model::{Gpu, Inventory, PciConfig, PciDevice, PciLink};
 use crate::smbios::Structure;
 
@@ -240,7 +241,7 @@ fn walk_extended(read: &mut ConfigRead<'_>, c: &mut PciConfig, problems: &mut Ve
         {
             // lspci's order: the upper dword's octets first, most significant first.
             let octets: Vec<u8> = hi.to_be_bytes().into_iter().chain(lo.to_be_bytes()).collect();
-            c.serial_number = Some(hex_colon(&octets).replace(':', "-"));
+            c.serial_number = Some(hex::octets(&octets, "-"));
         }
         let next = ((h >> 20) & 0xffc) as usize;
         if next == 0 {

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::hex;
+
 /// Why a VPD page was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum PageError {
@@ -94,13 +96,7 @@ pub(super) fn naa_designator(page: &[u8]) -> Result<Option<String>, PageError> {
         }
         rest = next;
     }
-    Ok(best.map(|(_, id)| {
-        let mut s = String::from("0x");
-        for b in id {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
-    }))
+    Ok(best.map(|(_, id)| format!("0x{}", hex::octets(id, ""))))
 }
 
 #[cfg(test)]
