@@ -4,7 +4,7 @@
 //! Documentation/admin-guide/pnp.rst) and input devices (`/sys/class/input`, kernel
 //! Documentation/ABI/testing/sysfs-class-input; bus types from linux/input.h).
 
-use super::{Reader, pci_address_of};
+use super::{Reader, is_number, pci_address_of};
 use crate::model::{InputDevice, PnpDevice, VirtioDevice};
 
 const VIRTIO: &str = "/sys/bus/virtio/devices";
@@ -96,10 +96,6 @@ pub(super) fn input(r: &mut Reader<'_>) -> Vec<InputDevice> {
     }
     out.sort_by_key(|d| d.name.strip_prefix("input").and_then(|n| n.parse::<u32>().ok()));
     out
-}
-
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -368,6 +368,11 @@ pub(crate) fn pci_address_of(devpath: &str) -> Option<String> {
     devpath.split('/').rev().find(|c| is_pci_address(c)).map(str::to_owned)
 }
 
+/// One or more decimal digits and nothing else (the `3` of `host3`, `input3`, `nvme3`).
+pub(crate) fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub(crate) fn is_pci_address(c: &str) -> bool {
     let b = c.as_bytes();
     b.len() == 12

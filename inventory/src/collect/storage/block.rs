@@ -4,7 +4,7 @@
 use super::nvme::{NVME, Subsystems, is_controller_name, is_path_name, nvme_namespace};
 use super::path::{by_path, transport};
 use super::scsi::{Hctl, scsi_identity};
-use super::{Kind, Reader, components, opt_bool, opt_u32};
+use super::{Kind, Reader, components, opt_bool, opt_u32, sectors_in_bytes};
 use crate::collect::pci_address_of;
 use crate::model::{Disk, Source};
 
@@ -96,15 +96,7 @@ fn kind(name: &str, devpath: &str, device: &str) -> Kind {
 pub(super) fn disk(r: &mut Reader<'_>, name: &str, block: &str, device: &str, subsystems: &Subsystems) -> Disk {
     let mut d = Disk { name: name.to_owned(), ..Disk::default() };
     d.dev = r.opt_string(&format!("{block}/dev"));
-    let size_path = format!("{block}/size");
-    d.size_bytes = r.req_u64(&size_path).and_then(|sectors| {
-        // The kernel counts `size` in 512-byte sectors whatever the device's block size.
-        let bytes = sectors.checked_mul(512);
-        if bytes.is_none() {
-            r.problem(&size_path, "invalid contents");
-        }
-        bytes
-    });
+    d.size_bytes = sectors_in_bytes(r, &format!("{block}/size"));
     d.logical_block_bytes = opt_u32(r, &format!("{block}/queue/logical_block_size"));
     d.physical_block_bytes = opt_u32(r, &format!("{block}/queue/physical_block_size"));
     d.rotational = opt_bool(r, &format!("{block}/queue/rotational"));

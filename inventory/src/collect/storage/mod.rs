@@ -102,15 +102,22 @@ enum Kind {
     Other,
 }
 
+/// A path's components, without the empty ones a leading or doubled `/` makes.
 fn components(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|c| !c.is_empty())
 }
 
-fn is_number(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 //--- Attribute helpers
+
+/// A required size or offset in bytes, from the kernel's count of 512-byte sectors (whatever
+/// the device's block size); one that overflows is recorded as invalid.
+fn sectors_in_bytes(r: &mut Reader<'_>, path: &str) -> Option<u64> {
+    let bytes = r.req_u64(path)?.checked_mul(512);
+    if bytes.is_none() {
+        r.problem(path, "invalid contents");
+    }
+    bytes
+}
 
 /// A `0`/`1` attribute; anything else is recorded as invalid.
 fn opt_bool(r: &mut Reader<'_>, path: &str) -> Option<bool> {

@@ -6,7 +6,7 @@
 //! multi-device file system such as bcachefs shows `/dev/sdc1:/dev/sdc2` and one device number),
 //! as lsblk matches them.
 
-use super::{Reader, opt_bool};
+use super::{Reader, opt_bool, sectors_in_bytes};
 use crate::model::{Mount, Partition};
 
 /// A disk's partitions: the entries of its directory named after it with a `partition` file.
@@ -15,20 +15,11 @@ pub(super) fn partitions(r: &mut Reader<'_>, disk: &str, block: &str, mounts: &[
     for name in r.dir(block).into_iter().filter(|n| n.starts_with(disk) && n != disk) {
         let base = format!("{block}/{name}");
         let Some(number) = r.opt_u64(&format!("{base}/partition")) else { continue };
-        let sectors = |r: &mut Reader<'_>, f: &str| {
-            let path = format!("{base}/{f}");
-            let v = r.req_u64(&path)?;
-            let bytes = v.checked_mul(512);
-            if bytes.is_none() {
-                r.problem(&path, "invalid contents");
-            }
-            bytes
-        };
         let dev = r.opt_string(&format!("{base}/dev"));
         out.push(Partition {
             number: u32::try_from(number).ok(),
-            start_bytes: sectors(r, "start"),
-            size_bytes: sectors(r, "size"),
+            start_bytes: sectors_in_bytes(r, &format!("{base}/start")),
+            size_bytes: sectors_in_bytes(r, &format!("{base}/size")),
             read_only: opt_bool(r, &format!("{base}/ro")),
             mounts: mounts_of(mounts, dev.as_deref(), &name),
             dev,

@@ -5,8 +5,8 @@
 //! subsystem that lists it in `/sys/class/nvme-subsystem`.
 
 use super::block::set_sysfs_serial;
-use super::{Reader, fit, is_number};
-use crate::collect::{is_pci_address, pci_address_of};
+use super::{Reader, fit};
+use crate::collect::{is_number, is_pci_address, pci_address_of};
 use crate::model::{Disk, NvmeController};
 
 pub(super) const NVME: &str = "/sys/class/nvme";

@@ -15,8 +15,8 @@
 //! NVMe multipath namespaces (udev names neither).
 
 use super::scsi::Hctl;
-use super::{Kind, Reader, components, is_number};
-use crate::collect::is_pci_address;
+use super::{Kind, Reader, components};
+use crate::collect::{is_number, is_pci_address};
 
 /// Where in the path the SCSI host sits (`host3`).
 fn host_index(comps: &[&str]) -> Option<usize> {
