@@ -10,11 +10,11 @@
 #![deny(unsafe_code)]
 
 mod collect;
-mod hex;
 #[allow(unsafe_code)]
 pub mod live;
 pub mod model;
 pub mod names;
+mod octets;
 pub mod report;
 pub mod smbios;
 mod sysroot;

@@ -13,6 +13,8 @@
 
 use std::fmt;
 
+use crate::octets::{le16, le32, le64};
+
 /// The version an entry point announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
@@ -75,18 +77,6 @@ impl std::error::Error for TableError {}
 
 fn sum(bytes: &[u8]) -> u8 {
     bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b))
-}
-
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn le64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 impl EntryPoint {
@@ -268,7 +258,7 @@ pub fn uuid(bytes: &[u8], version: Version) -> Option<String> {
     } else {
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     };
-    crate::hex::uuid(&order.map(|at| b[at]))
+    crate::octets::uuid(&order.map(|at| b[at]))
 }
 
 /// Type 17's size in bytes: the 16-bit field (bit 15 set: kilobytes, else megabytes), or the

@@ -40,8 +40,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::{DeviceIo, Reader};
-use crate::hex;
 use crate::model::{Bmc, BmcLan};
+use crate::octets;
 use crate::smbios::{Structure, ipmi_interface_name};
 
 //--- Commands
@@ -211,7 +211,7 @@ fn decode_system_guid(reply: &[u8]) -> Result<Option<String>, ReplyError> {
 fn guid_string(raw: &[u8; 16]) -> Option<String> {
     let mut canonical = *raw;
     canonical.reverse();
-    hex::uuid(&canonical)
+    octets::uuid(&canonical)
 }
 
 /// Decodes Get Channel Info (section 22.24) down to the channel medium type (data
@@ -324,7 +324,7 @@ impl Session<'_, '_> {
         lan.ipv4 = self.lan_param(channel, LAN_IP_ADDRESS, ipv4);
         lan.netmask = self.lan_param(channel, LAN_NETMASK, ipv4);
         lan.gateway = self.lan_param(channel, LAN_GATEWAY, ipv4);
-        lan.mac = self.lan_param(channel, LAN_MAC, |mac| hex::octets(mac, ":"));
+        lan.mac = self.lan_param(channel, LAN_MAC, |mac| octets::hex(mac, ":"));
         lan.vlan = self.lan_param(channel, LAN_VLAN, |d| decode_vlan([d[0], d[1]])).flatten();
         lan
     }

@@ -9,8 +9,8 @@
 //! autonegotiation and the connector from `ETHTOOL_GSET`.
 
 use super::{DeviceError, DeviceIo, Ipv4Entry, Reader, is_pci_address};
-use crate::hex;
 use crate::model::{IpAddress, Nic};
+use crate::octets;
 use crate::smbios::Structure;
 
 const NET: &str = "/sys/class/net";
@@ -112,7 +112,7 @@ fn quiet(r: &Reader<'_>, path: &str) -> Option<String> {
 fn ethtool(r: &mut Reader<'_>, dev: &dyn DeviceIo, nic: &mut Nic) {
     match dev.permanent_mac(&nic.name) {
         // Drivers without a burnt-in address answer zeros.
-        Ok(mac) if !mac.is_empty() && mac.iter().any(|&b| b != 0) => nic.permanent_mac = Some(hex::octets(&mac, ":")),
+        Ok(mac) if !mac.is_empty() && mac.iter().any(|&b| b != 0) => nic.permanent_mac = Some(octets::hex(&mac, ":")),
         Ok(_) | Err(DeviceError::Unsupported) => {}
         Err(e) => r.problem(&format!("ethtool:ETHTOOL_GPERMADDR:{}", nic.name), e),
     }

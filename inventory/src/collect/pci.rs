@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use super::Reader;
-use crate::hex;
 use crate::model::{Gpu, Inventory, PciConfig, PciDevice, PciLink};
+use crate::octets::{self, le16, le32};
 use crate::smbios::Structure;
 
 const DEVICES: &str = "/sys/bus/pci/devices";
@@ -105,14 +105,6 @@ fn resource_has_64bit_bar(text: &str) -> Option<bool> {
         any |= flags & IORESOURCE_MEM_64 != 0;
     }
     Some(any)
-}
-
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// A configuration space reader: `(offset, length)` to exactly that many octets, or `None`.
@@ -241,7 +233,7 @@ fn walk_extended(read: &mut ConfigRead<'_>, c: &mut PciConfig, problems: &mut Ve
         {
             // lspci's order: the upper dword's octets first, most significant first.
             let octets: Vec<u8> = hi.to_be_bytes().into_iter().chain(lo.to_be_bytes()).collect();
-            c.serial_number = Some(hex::octets(&octets, "-"));
+            c.serial_number = Some(octets::hex(&octets, "-"));
         }
         let next = ((h >> 20) & 0xffc) as usize;
         if next == 0 {

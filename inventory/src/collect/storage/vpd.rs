@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::hex;
+use crate::octets;
 
 /// Why a VPD page was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub(super) fn naa_designator(page: &[u8]) -> Result<Option<String>, PageError> {
         }
         rest = next;
     }
-    Ok(best.map(|(_, id)| format!("0x{}", hex::octets(id, ""))))
+    Ok(best.map(|(_, id)| format!("0x{}", octets::hex(id, ""))))
 }
 
 #[cfg(test)]

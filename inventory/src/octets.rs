@@ -1,8 +1,9 @@
-//! Octets as hex text, in one place for the whole crate: MACs, PCIe serial numbers, WWNs, UUIDs.
+//! Octets, in one place for the whole crate: as hex text (MACs, PCIe serial numbers, WWNs,
+//! UUIDs), and little-endian numbers read out of them (SMBIOS, PCI configuration space).
 
 /// Lower-case hex, two digits an octet, `sep` between octets: `52:54:00:12:34:56` with `":"`,
 /// `50026b724b09a1ff` with `""`.
-pub(crate) fn octets(b: &[u8], sep: &str) -> String {
+pub(crate) fn hex(b: &[u8], sep: &str) -> String {
     let mut s = String::with_capacity(b.len() * (2 + sep.len()));
     for (i, x) in b.iter().enumerate() {
         if i > 0 {
@@ -25,7 +26,22 @@ pub(crate) fn uuid(b: &[u8; 16]) -> Option<String> {
     let (time_mid, rest) = rest.split_at(2);
     let (time_hi, rest) = rest.split_at(2);
     let (clock_seq, node) = rest.split_at(2);
-    Some([time_low, time_mid, time_hi, clock_seq, node].map(|f| octets(f, "")).join("-"))
+    Some([time_low, time_mid, time_hi, clock_seq, node].map(|f| hex(f, "")).join("-"))
+}
+
+/// The little-endian `u16` at `at`, `None` past the end.
+pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// The little-endian `u32` at `at`, `None` past the end.
+pub(crate) fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The little-endian `u64` at `at`, `None` past the end.
+pub(crate) fn le64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -33,10 +49,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn octets_with_and_without_a_separator() {
-        assert_eq!(octets(&[0x52, 0x54, 0x00, 0x0a], ":"), "52:54:00:0a");
-        assert_eq!(octets(&[0x50, 0x02, 0x6b], ""), "50026b");
-        assert_eq!(octets(&[], ":"), "");
+    fn hex_with_and_without_a_separator() {
+        assert_eq!(hex(&[0x52, 0x54, 0x00, 0x0a], ":"), "52:54:00:0a");
+        assert_eq!(hex(&[0x50, 0x02, 0x6b], ""), "50026b");
+        assert_eq!(hex(&[], ":"), "");
     }
 
     #[test]
