@@ -44,7 +44,8 @@ pub(crate) fn dump(bytes: &[u8], out: &mut dyn Write) -> anyhow::Result<Counts> 
 }
 
 fn frame_text(frame: &Frame<'_>, counts: &mut Counts, s: &mut String) {
-    let _ = write!(s, "{:5}  {} ", frame.number, utc(frame.time.0, frame.time.1));
+    let _ =
+        write!(s, "{:5}  {} ", frame.number, crate::serve::time::utc_datetime(frame.time.0, Some(frame.time.1 / 1000)));
     let Some(udp) = frame.udp() else {
         counts.other += 1;
         let _ = writeln!(s, "not IPv4/UDP, {} octets", frame.data.len());
@@ -246,22 +247,6 @@ fn hex_colon(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
 }
 
-/// `YYYY-MM-DD hh:mm:ss.uuuuuu` in UTC (days to civil date: H. Hinnant's algorithm).
-fn utc(secs: u64, nanos: u32) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:06}", rem / 3600, rem / 60 % 60, rem % 60, nanos / 1000)
-}
-
 /// Dumps each file in turn to stdout.
 pub(crate) fn run(files: &[std::path::PathBuf]) -> anyhow::Result<Counts> {
     let stdout = io::stdout();
@@ -284,14 +269,6 @@ pub(crate) fn run(files: &[std::path::PathBuf]) -> anyhow::Result<Counts> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn utc_matches_known_dates() {
-        assert_eq!(utc(0, 0), "1970-01-01 00:00:00.000000");
-        // tcpdump's dhcp-rfc3004 frame 1: 2014-11-28 09:38:18.352570 UTC.
-        assert_eq!(utc(1_417_167_498, 352_570_000), "2014-11-28 09:38:18.352570");
-        assert_eq!(utc(951_782_400, 0), "2000-02-29 00:00:00.000000");
-    }
 
     #[test]
     fn quoting_escapes_what_is_not_printable() {

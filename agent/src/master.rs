@@ -1,20 +1,22 @@
 //! `recon serve`: the master's services on one interface: DHCP (67, and 4011 for PXE boot
-//! server requests), TFTP (69, for the iPXE binaries), DNS (53) and, when built in, HTTP (80),
-//! sharing one data directory.
+//! server requests), TFTP (69, for the iPXE binaries), DNS (53) and HTTP (80), sharing one data
+//! directory (`runtime::store`). DHCP, TFTP and DNS run as tasks on this thread's executor; HTTP
+//! on worker threads of its own; the store and the lease journal each have a writer thread.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use netboot_proto::Mac;
 
 use crate::runtime;
+use crate::runtime::store::Store;
 use crate::serve::dhcp::{Boot, Config, Mode, Subnet};
-use crate::serve::store::Store;
 
 /// `--dhcp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +43,64 @@ pub(crate) struct ServeArgs {
     pub(crate) router: Option<Ipv4Addr>,
     /// Kernel arguments appended to every node's boot.ipxe (`console=ttyS0`, ...).
     pub(crate) append: String,
-    /// Nodes (MACs, or `all`) that take the fast path (agent in the initramfs, no image).
-    pub(crate) fast_macs: Vec<String>,
+    /// Nodes that take the fast path (agent in the initramfs, no image).
+    pub(crate) fast_macs: Vec<Mac>,
+    /// Every node takes the fast path.
+    pub(crate) fast_all: bool,
     /// The power-off policy the manifest gives peers.
     pub(crate) peer_poweroff: Option<String>,
+}
+
+impl ServeArgs {
+    /// `recon serve`'s defaults; interface, boot and data still to be given.
+    pub(crate) fn new() -> ServeArgs {
+        ServeArgs {
+            interface: String::new(),
+            address: None,
+            boot: PathBuf::new(),
+            data: PathBuf::new(),
+            dhcp: DhcpChoice::Auto,
+            names: Vec::new(),
+            domain: None,
+            lease_secs: 3600,
+            probe: Duration::from_secs(4),
+            relays: Vec::new(),
+            router: None,
+            append: String::new(),
+            fast_macs: Vec::new(),
+            fast_all: false,
+            peer_poweroff: None,
+        }
+    }
+}
+
+/// An interface named on the command line must exist: waiting on a name that is not there (a
+/// typo, a NIC without its driver) would wait forever.
+pub(crate) fn check_interface(name: &str) -> anyhow::Result<()> {
+    if nix::net::if_::if_nametoindex(name).is_ok() {
+        return Ok(());
+    }
+    let mut have: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    have.sort();
+    anyhow::bail!("no interface {name:?} on this machine (there are: {})", have.join(", "))
+}
+
+/// The boot directory must exist; without an iPXE binary for a firmware, that firmware's PXE
+/// clients cannot boot: the warnings say which.
+pub(crate) fn check_boot_dir(boot: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    anyhow::ensure!(boot.is_dir(), "--boot {}: no such directory", boot.display());
+    let mut warnings = Vec::new();
+    for (file, who) in [("undionly.kpxe", "BIOS"), ("ipxe.efi", "UEFI")] {
+        if !boot.join(file).is_file() {
+            warnings.push(format!(
+                "serve: no {file} in {}: {who} PXE clients cannot boot (apt-get install ipxe, or copy it from /usr/lib/ipxe)",
+                boot.display()
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// `A.B.C.D/P`.
@@ -72,11 +128,10 @@ pub(crate) fn parse_relay(s: &str) -> Option<Subnet> {
     })
 }
 
-fn interface_mac(iface: &str) -> anyhow::Result<[u8; 6]> {
+fn interface_mac(iface: &str) -> anyhow::Result<Mac> {
     let text = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
         .with_context(|| format!("no interface {iface}"))?;
-    let v: Vec<u8> = text.trim().split(':').map(|p| u8::from_str_radix(p, 16)).collect::<Result<_, _>>()?;
-    v.try_into().map_err(|_| anyhow::anyhow!("{iface}: not an Ethernet address: {}", text.trim()))
+    Mac::parse(text.trim()).ok_or_else(|| anyhow::anyhow!("{iface}: not an Ethernet address: {}", text.trim()))
 }
 
 /// The interface's first IPv4 address and prefix. getifaddrs(3) lists an interface once per
@@ -93,7 +148,7 @@ pub(crate) fn interface_v4(iface: &str) -> Option<(Ipv4Addr, u8)> {
 /// second, where the HTTP workers answer `GET /api/v1/stats` from; the DHCP loop itself never
 /// waits for this.
 async fn publish_counters(
-    store: Arc<Mutex<Store>>,
+    store: Arc<Store>,
     dhcp: Rc<RefCell<runtime::dhcp::Dhcp>>,
     tftp: Rc<runtime::tftp::Stats>,
     dns: Rc<runtime::dns::Stats>,
@@ -101,12 +156,13 @@ async fn publish_counters(
     loop {
         // The DHCP loop borrows it only between its awaits: never busy here, but no panic if so.
         let d = dhcp.try_borrow().map(|d| d.counters());
-        if let Ok(mut s) = store.lock() {
+        {
+            let mut f = store.fleet();
             if let Ok(d) = d {
-                s.set_counters("dhcp", &d);
+                f.set_counters("dhcp", &d);
             }
-            s.set_counters("tftp", &tftp.counters());
-            s.set_counters("dns", &dns.counters());
+            f.set_counters("tftp", &tftp.counters());
+            f.set_counters("dns", &dns.counters());
         }
         smol::Timer::after(Duration::from_secs(1)).await;
     }
@@ -116,11 +172,12 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(args, None)
 }
 
+/// What a master that started says on its `ready` channel: the address it serves on and its
+/// store (where the agent that runs it keeps its own inventory).
+pub(crate) type Ready = Result<(Ipv4Addr, Arc<Store>), String>;
+
 /// As [`run`], and says on `ready` which address it serves on once every service is started.
-pub(crate) fn run_with(
-    args: ServeArgs,
-    ready: Option<smol::channel::Sender<Result<Ipv4Addr, String>>>,
-) -> anyhow::Result<()> {
+pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Ready>>) -> anyhow::Result<()> {
     let ifindex = nix::net::if_::if_nametoindex(args.interface.as_str())
         .with_context(|| format!("no interface {}", args.interface))?;
     if let Some((ip, prefix)) = args.address {
@@ -136,18 +193,16 @@ pub(crate) fn run_with(
     subnet.router = args.router;
     let mac = interface_mac(&args.interface)?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
-    let store = Arc::new(Mutex::new(Store::open(&args.data).context("opening the data directory")?));
+    let store =
+        Store::open(&args.data).with_context(|| format!("opening the data directory {}", args.data.display()))?;
     let names: runtime::dhcp::Names = Rc::new(RefCell::new(BTreeMap::new()));
     let ex = Rc::new(smol::LocalExecutor::new());
 
     smol::block_on(ex.run(async {
         let mode = match args.dhcp {
             DhcpChoice::Fixed(m) => m,
-            DhcpChoice::Auto => runtime::dhcp::auto_mode(&args.interface, mac, args.probe).await,
+            DhcpChoice::Auto => runtime::dhcp_client::auto_mode(&args.interface, mac, args.probe).await,
         };
-        if let Ok(mut s) = store.lock() {
-            let _ = s.sync();
-        }
         let http = format!("http://{server}");
         let cfg = Config {
             mode,
@@ -201,12 +256,13 @@ pub(crate) fn run_with(
             ..runtime::http::HttpConfig::default()
         };
         http_cfg.boot.append = args.append.clone();
-        http_cfg.boot.fast_macs = args.fast_macs.iter().cloned().collect();
+        http_cfg.boot.fast_macs = args.fast_macs.iter().copied().collect();
+        http_cfg.boot.fast_all = args.fast_all;
         let http = ex.spawn(runtime::http::serve(http_cfg, store.clone()));
         if let Some(r) = &ready {
             // The services bind their sockets on their first poll: let them run once.
             smol::future::yield_now().await;
-            let _ = r.send(Ok(server)).await;
+            let _ = r.send(Ok((server, store.clone()))).await;
         }
         // The first service to fail ends the master, loudly.
         smol::future::or(
@@ -234,6 +290,20 @@ mod tests {
         assert_eq!(r.pool, (Ipv4Addr::new(192, 168, 40, 10), Ipv4Addr::new(192, 168, 40, 99)));
         assert_eq!(r.router, Some(Ipv4Addr::new(192, 168, 40, 1)));
         assert!(parse_relay("192.168.40.0/24").is_none());
+    }
+
+    #[test]
+    fn a_boot_directory_without_ipxe_says_which_firmware_cannot_boot() {
+        let d = tempfile::tempdir().unwrap();
+        let w = check_boot_dir(d.path()).unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("no undionly.kpxe") && w[0].contains("BIOS PXE clients cannot boot"), "{w:?}");
+        assert!(w[1].contains("no ipxe.efi") && w[1].contains("UEFI PXE clients cannot boot"), "{w:?}");
+        std::fs::write(d.path().join("undionly.kpxe"), b"x").unwrap();
+        std::fs::write(d.path().join("ipxe.efi"), b"x").unwrap();
+        assert!(check_boot_dir(d.path()).unwrap().is_empty());
+        let e = check_boot_dir(&d.path().join("nope")).unwrap_err().to_string();
+        assert!(e.ends_with("nope: no such directory"), "{e}");
     }
 
     #[test]

@@ -2,22 +2,17 @@
 //! panic, and never a power-off unless an upload was acknowledged with 201 first.
 #![no_main]
 
+use agent::machine::{Action, Agent, Cmdline, Facts, Failure, Input, Manifest, Output};
 use libfuzzer_sys::fuzz_target;
+use netboot_proto::Mac;
 use std::net::Ipv4Addr;
-
-// The machine is plain Rust with no I/O; the fuzz crate compiles the agent's module as is.
-#[allow(dead_code, unused_imports, unreachable_pub)]
-#[path = "../../agent/src/machine/mod.rs"]
-mod machine;
-
-use machine::{Action, Agent, Cmdline, Facts, Input, Manifest, Output};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else { return };
     let split = usize::from(split).min(rest.len());
     let (line, mut ops) = rest.split_at(split);
     let cmdline = Cmdline::parse(&String::from_utf8_lossy(line));
-    let facts = Facts { cmdline, mac: [0x52, 0x54, 0, 0, 0, 1], ipmi: ops.first().is_some_and(|b| b & 1 == 1), boot_unix_ms: 0, version: 1 };
+    let facts = Facts { cmdline, mac: Mac([0x52, 0x54, 0, 0, 0, 1]), ipmi: ops.first().is_some_and(|b| b & 1 == 1), boot_unix_ms: 0, version: 1 };
     let mut agent = Agent::new(facts, 0);
     let mut now = 0u64;
     let mut acked = false;
@@ -41,13 +36,13 @@ fuzz_target!(|data: &[u8]| {
                 Some(Input::Beacon { from: ip, data: d.to_vec() })
             }
             1 => Some(Input::ProbeResult { foreign_dhcp: (arg & 1 == 1).then_some(ip) }),
-            2 => Some(Input::ServeStarted(if arg & 1 == 1 { Ok(ip) } else { Err("x".into()) })),
+            2 => Some(Input::ServeStarted(if arg & 1 == 1 { Ok(ip) } else { Err(Failure::Local("x".into())) })),
             3 => Some(Input::Manifest(if arg & 1 == 1 {
-                Ok((ip, Manifest { upload_url: "http://x/{mac}".into(), poweroff: ["always", "never", "auto", "??"].get(usize::from(arg >> 1) % 4).map(|s| s.to_string()), token: (arg & 8 == 8).then(|| "ab".to_owned()) }))
+                Ok((ip, Manifest { upload_url: "http://x/{mac}".into(), poweroff: ["always", "never", "auto", "??"].get(usize::from(arg >> 1) % 4).map(|s| s.to_string()), token: (arg & 8 == 8).then(|| "ab".to_owned()), durable: arg & 16 == 0 }))
             } else {
-                Err("x".into())
+                Err(Failure::Status(503))
             })),
-            4 => Some(Input::InventoryDone(if arg & 1 == 1 { Ok(vec![*arg]) } else { Err("x".into()) })),
+            4 => Some(Input::InventoryDone(if arg & 1 == 1 { Ok(vec![*arg]) } else { Err(Failure::Local("x".into())) })),
             5 => {
                 let status = [201u16, 200, 400, 401, 413, 500][usize::from(*arg) % 6];
                 if status == 201 {
@@ -55,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Some(Input::UploadResult(Ok(status)))
             }
-            6 => Some(Input::UploadResult(Err("refused".into()))),
+            6 => Some(Input::UploadResult(Err(Failure::Network("refused".into())))),
             7 => {
                 if let Some(t) = agent.next_deadline() {
                     now = now.max(t);

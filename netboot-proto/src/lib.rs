@@ -4,6 +4,7 @@
 //!   and iPXE extensions a boot server needs.
 //! - [`tftp`]: TFTP packets and options (RFC 1350, 2347-2349, 7440) and the two ends of a read
 //!   transfer as sans-IO state machines.
+//! - [`Mac`]: the Ethernet address, parsed and printed one way everywhere.
 //! - [`capture`]: a reader for the pcap and pcapng files tcpdump writes, down to UDP payloads, so
 //!   tools and tests can feed real captures to the codecs.
 //!
@@ -19,4 +20,7 @@ extern crate std;
 
 pub mod capture;
 pub mod dhcpv4;
+pub mod mac;
 pub mod tftp;
+
+pub use mac::Mac;

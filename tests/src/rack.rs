@@ -381,7 +381,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         "--dhcp".into(),
         if opts.foreign_dhcp { "auto" } else { "full" }.into(),
         "--append".into(),
-        "console=ttyS0,115200 panic=5".into(),
+        "panic=5".into(),
     ];
     for vm in vms.iter().filter(|v| v.path == PeerPath::Fast) {
         argv.push("--fast-path".into());

@@ -211,11 +211,11 @@ print(s.recv(4096).decode().split("\r\n")[0])
 #[test]
 fn boot_scripts_by_mac_by_leased_address_and_for_strangers() {
     let _s = serial();
-    let mut lab = Lab::new("http-bootipxe", &["--append", "console=ttyS0,115200"], false);
+    let mut lab = Lab::new("http-bootipxe", &["--append", "panic=5"], false);
     // A stranger: iPXE is told to ask again with its MAC.
     let r = lab.curl(&["/boot.ipxe"]);
     assert_eq!(r.status, 200);
-    assert_eq!(r.text(), format!("#!ipxe\nchain http://{SERVER}/boot.ipxe?mac=${{netX/mac:hexhyp}}\n"));
+    assert_eq!(r.text(), format!("#!ipxe\nchain http://{SERVER}/boot.ipxe?mac=${{mac:hexhyp}}\n"));
     // By the MAC iPXE supplies.
     let r = lab.curl(&["/boot.ipxe?mac=52-54-00-12-34-56"]);
     let script = r.text();
@@ -224,8 +224,9 @@ fn boot_scripts_by_mac_by_leased_address_and_for_strangers() {
         script,
         format!(
             "#!ipxe\nkernel http://{SERVER}/vmlinuz initrd=initrd.img root=live:http://{SERVER}/recon.iso rd.live.ram=1 \
-             rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp systemd.mask=var-lib-recon.mount console=ttyS0,115200 \
-             BOOTIF=01-${{netX/mac:hexhyp}} pxeaddr={SERVER} \
+             rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp nomodeset noquiet splash=off console=tty0 \
+             console=ttyS1,115200n8 console=ttyS0,115200n8 earlyprintk=serial,ttyS0,115200 iomem=relaxed ksdevice=bootif \
+             extra systemd.mask=var-lib-recon.mount panic=5 BOOTIF=01-${{mac:hexhyp}} pxeaddr=${{next-server}} \
              postaction=liveboot recon.token={token} recon.master={SERVER}\ninitrd http://{SERVER}/initrd.img\nboot\n"
         )
     );

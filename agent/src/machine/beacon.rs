@@ -14,41 +14,51 @@
 
 use std::net::Ipv4Addr;
 
+use netboot_proto::Mac;
+
 const MAGIC: &[u8; 4] = b"RCN1";
-pub(crate) const LEN: usize = 24;
+/// Octets in a beacon.
+pub const LEN: usize = 24;
 const SERVING: u8 = 1;
 const CANDIDATE: u8 = 2;
 
 /// A decoded beacon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Beacon {
-    pub(crate) mac: [u8; 6],
-    pub(crate) serving: bool,
-    pub(crate) candidate: bool,
-    pub(crate) boot_unix_ms: u64,
-    pub(crate) addr: Ipv4Addr,
+pub struct Beacon {
+    /// The sender's MAC.
+    pub mac: Mac,
+    /// The sender is the master and serves.
+    pub serving: bool,
+    /// The sender stands in the election.
+    pub candidate: bool,
+    /// The sender's boot time, Unix ms.
+    pub boot_unix_ms: u64,
+    /// Where the sender serves (0.0.0.0 unless serving).
+    pub addr: Ipv4Addr,
 }
 
 impl Beacon {
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// The datagram.
+    pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(LEN);
         b.extend_from_slice(MAGIC);
         b.push((u8::from(self.serving) * SERVING) | (u8::from(self.candidate) * CANDIDATE));
         b.push(0);
-        b.extend_from_slice(&self.mac);
+        b.extend_from_slice(&self.mac.0);
         b.extend_from_slice(&self.boot_unix_ms.to_be_bytes());
         b.extend_from_slice(&self.addr.octets());
         b
     }
 
-    pub(crate) fn decode(d: &[u8]) -> Option<Beacon> {
+    /// A datagram's beacon; `None` for anything that is not one.
+    pub fn decode(d: &[u8]) -> Option<Beacon> {
         if d.len() != LEN || &d[..4] != MAGIC {
             return None;
         }
         Some(Beacon {
             serving: d[4] & SERVING != 0,
             candidate: d[4] & CANDIDATE != 0,
-            mac: d[6..12].try_into().ok()?,
+            mac: Mac(d[6..12].try_into().ok()?),
             boot_unix_ms: u64::from_be_bytes(d[12..20].try_into().ok()?),
             addr: Ipv4Addr::new(d[20], d[21], d[22], d[23]),
         })
@@ -62,7 +72,7 @@ mod tests {
     #[test]
     fn round_trip_and_refusals() {
         let b = Beacon {
-            mac: [2, 0, 0, 0, 0, 9],
+            mac: Mac([2, 0, 0, 0, 0, 9]),
             serving: true,
             candidate: false,
             boot_unix_ms: 77,

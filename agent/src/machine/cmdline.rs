@@ -18,9 +18,11 @@
 
 use std::net::Ipv4Addr;
 
+use netboot_proto::Mac;
+
 /// `recon.poweroff=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PowerPolicy {
+pub enum PowerPolicy {
     /// Power off when a BMC can do it cleanly (IPMI present), else stay up and say so.
     Auto,
     /// Always power off after the ack.
@@ -31,7 +33,7 @@ pub(crate) enum PowerPolicy {
 
 /// `recon.role=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
     /// Decided by the boot medium and the election.
     Auto,
     /// Serve, without electing.
@@ -42,28 +44,42 @@ pub(crate) enum Role {
 
 /// `recon.dhcp=` (as `recon serve --dhcp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DhcpPolicy {
+pub enum DhcpPolicy {
+    /// Full unless another DHCP server answers the probe, then proxy.
     Auto,
+    /// Hand out addresses.
     Full,
+    /// Answer PXE clients only, without addresses.
     Proxy,
+    /// No DHCP.
     Off,
 }
 
 /// The parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Cmdline {
-    pub(crate) boot_mac: Option<[u8; 6]>,
-    pub(crate) pxeaddr: Option<Ipv4Addr>,
-    pub(crate) master: Option<Ipv4Addr>,
-    pub(crate) postaction: Option<String>,
-    pub(crate) live_root: Option<String>,
-    pub(crate) token: Option<String>,
-    pub(crate) dhcp: DhcpPolicy,
-    pub(crate) poweroff: PowerPolicy,
-    pub(crate) address: Option<(Ipv4Addr, u8)>,
-    pub(crate) role: Role,
+pub struct Cmdline {
+    /// `BOOTIF=`.
+    pub boot_mac: Option<Mac>,
+    /// `pxeaddr=`.
+    pub pxeaddr: Option<Ipv4Addr>,
+    /// `recon.master=`.
+    pub master: Option<Ipv4Addr>,
+    /// `postaction=`.
+    pub postaction: Option<String>,
+    /// `root=live:...`, the URL or device after `live:`.
+    pub live_root: Option<String>,
+    /// `recon.token=`.
+    pub token: Option<String>,
+    /// `recon.dhcp=`.
+    pub dhcp: DhcpPolicy,
+    /// `recon.poweroff=`.
+    pub poweroff: PowerPolicy,
+    /// `recon.address=`.
+    pub address: Option<(Ipv4Addr, u8)>,
+    /// `recon.role=`.
+    pub role: Role,
     /// Words recon did not understand under `recon.`, kept for the event log.
-    pub(crate) unknown: Vec<String>,
+    pub unknown: Vec<String>,
 }
 
 /// Splits like the kernel: spaces separate, double quotes protect spaces.
@@ -88,26 +104,15 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
-/// `01-aa-bb-cc-dd-ee-ff` (also with `:`).
-pub(crate) fn parse_bootif(v: &str) -> Option<[u8; 6]> {
-    let parts: Vec<&str> = v.split(['-', ':']).collect();
-    let (htype, mac) = parts.split_first()?;
-    if *htype != "01" || mac.len() != 6 {
-        return None;
-    }
-    let mut out = [0u8; 6];
-    for (o, p) in out.iter_mut().zip(mac) {
-        if p.len() != 2 {
-            return None;
-        }
-        *o = u8::from_str_radix(p, 16).ok()?;
-    }
-    Some(out)
+/// `01-aa-bb-cc-dd-ee-ff` (also with `:`): ARP hardware type 1 (Ethernet), then the MAC.
+pub fn parse_bootif(v: &str) -> Option<Mac> {
+    let mac = v.strip_prefix("01-").or_else(|| v.strip_prefix("01:"))?;
+    Mac::parse(mac)
 }
 
 impl Cmdline {
     /// Parses `/proc/cmdline`. Never fails: what is malformed is left out or kept in `unknown`.
-    pub(crate) fn parse(s: &str) -> Cmdline {
+    pub fn parse(s: &str) -> Cmdline {
         let mut c = Cmdline {
             boot_mac: None,
             pxeaddr: None,
@@ -169,12 +174,12 @@ impl Cmdline {
     }
 
     /// Whether this boot came over the network from a recon master.
-    pub(crate) fn pxe_booted(&self) -> bool {
+    pub fn pxe_booted(&self) -> bool {
         self.boot_mac.is_some() && (self.pxeaddr.is_some() || self.master.is_some())
     }
 
     /// The master to upload to, as the boot named it.
-    pub(crate) fn master_addr(&self) -> Option<Ipv4Addr> {
+    pub fn master_addr(&self) -> Option<Ipv4Addr> {
         self.master.or(self.pxeaddr)
     }
 }
@@ -190,7 +195,7 @@ mod tests {
              BOOTIF=01-52-54-00-12-34-56 pxeaddr=10.0.0.1 postaction=liveboot recon.token=ABCdef01 \
              recon.poweroff=never recon.path=initramfs recon.path=nfs recon.bogus=1 quiet\n",
         );
-        assert_eq!(c.boot_mac, Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]));
+        assert_eq!(c.boot_mac, Some(Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56])));
         assert_eq!(c.pxeaddr, Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(c.live_root.as_deref(), Some("http://10.0.0.1/recon.iso"));
         assert_eq!(c.postaction.as_deref(), Some("liveboot"));
@@ -209,7 +214,7 @@ mod tests {
         let c =
             Cmdline::parse("BOOTIF=01-zz pxeaddr=999.1.1.1 recon.token=../x \"a b=c\" recon.address=1.2.3.4/40 ===");
         assert_eq!((c.boot_mac, c.pxeaddr, c.token.as_deref(), c.address), (None, None, None, None));
-        assert_eq!(parse_bootif("01:52:54:00:12:34:56"), Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]));
+        assert_eq!(parse_bootif("01:52:54:00:12:34:56"), Some(Mac([0x52, 0x54, 0, 0x12, 0x34, 0x56])));
         assert_eq!(parse_bootif("01-52-54-00-12-34-5"), None);
     }
 }

@@ -4,6 +4,8 @@
 
 use std::net::Ipv4Addr;
 
+use netboot_proto::Mac;
+
 use super::beacon::Beacon;
 use super::fetch::Fetch;
 use super::serve::Serve;
@@ -18,7 +20,7 @@ const EVERY: Ms = 500;
 pub(super) struct Elect {
     until: Ms,
     next_beacon: Ms,
-    lowest: [u8; 6],
+    lowest: Mac,
     foreign_dhcp: Option<Ipv4Addr>,
 }
 
@@ -54,8 +56,7 @@ impl Elect {
                 ctx.event("elected", "elect", "lowest MAC: this node serves".into(), now);
                 Next::Serve(Serve::start(ctx, now, self.foreign_dhcp))
             } else {
-                let w = self.lowest.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
-                ctx.event("elected", "elect", format!("{w} serves"), now);
+                ctx.event("elected", "elect", format!("{} serves", self.lowest), now);
                 Next::Fetch(Fetch::start(ctx, now, None))
             };
         }

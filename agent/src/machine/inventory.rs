@@ -32,7 +32,7 @@ impl Inventory {
             // The collector itself never fails; encoding or the worker thread could. Ask again:
             // an inventory is the point of the boot.
             Some(Input::InventoryDone(Err(e))) => {
-                ctx.event("inventory-failed", "inventory", e, now);
+                ctx.event("inventory-failed", "inventory", e.to_string(), now);
                 ctx.action(Action::CollectInventory);
                 Next::Stay(self)
             }

@@ -8,8 +8,8 @@
 //! next deadline. Nothing here reads a clock, a file or a socket: time is milliseconds since the
 //! agent started, passed in; every phase is tested with a virtual clock and an in-memory network.
 
-pub(crate) mod beacon;
-pub(crate) mod cmdline;
+pub mod beacon;
+pub mod cmdline;
 mod elect;
 mod fetch;
 mod inventory;
@@ -24,7 +24,9 @@ mod sim;
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
-pub(crate) use cmdline::{Cmdline, DhcpPolicy, PowerPolicy, Role};
+use netboot_proto::Mac;
+
+pub use cmdline::{Cmdline, DhcpPolicy, PowerPolicy, Role};
 use elect::Elect;
 use fetch::Fetch;
 use inventory::Inventory;
@@ -34,72 +36,140 @@ use serve::Serve;
 use upload::Upload;
 
 /// Milliseconds since the agent started.
-pub(crate) type Ms = u64;
+pub type Ms = u64;
 
 /// The UDP port beacons use (chosen from the dynamic range; nothing else on a boot segment
 /// uses it).
-pub(crate) const BEACON_PORT: u16 = 47_391;
+pub const BEACON_PORT: u16 = 47_391;
 
 /// What the runtime learned about this machine before the agent starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Facts {
-    pub(crate) cmdline: Cmdline,
+pub struct Facts {
+    /// The kernel command line.
+    pub cmdline: Cmdline,
     /// The MAC the agent speaks for: BOOTIF's, else the lowest MAC of a link with carrier.
-    pub(crate) mac: [u8; 6],
+    pub mac: Mac,
     /// A BMC is there (`/dev/ipmi0` or SMBIOS type 38).
-    pub(crate) ipmi: bool,
+    pub ipmi: bool,
     /// Wall-clock boot time, Unix ms (a tie-breaker nobody relies on; carried in beacons).
-    pub(crate) boot_unix_ms: u64,
+    pub boot_unix_ms: u64,
     /// recon's version.
-    pub(crate) version: u32,
+    pub version: u32,
 }
 
 /// What the master hands a peer (`GET /api/v1/manifest`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Manifest {
+pub struct Manifest {
     /// Where to POST the inventory (`http://A.B.C.D/api/v1/nodes/{mac}/inventory`, with the
     /// literal `{mac}`).
-    pub(crate) upload_url: String,
+    pub upload_url: String,
     /// The master's power-off policy for peers, overriding `auto` on the peer's command line.
-    pub(crate) poweroff: Option<String>,
+    pub poweroff: Option<String>,
     /// The upload token for this node's MAC (asked with `?mac=`): what a node booted from its
     /// own media uses, having no `recon.token=` on its command line.
     #[serde(default)]
-    pub(crate) token: Option<String>,
+    pub token: Option<String>,
+    /// Whether the master keeps what it acknowledges past its own power-off (its data directory
+    /// is on persistent storage). A master that says `false` cannot vouch for the inventory, and
+    /// the peer does not power off. Masters that do not say keep it.
+    #[serde(default = "yes")]
+    pub durable: bool,
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// Why something the runtime did for the machine failed: the machine retries by the kind, the
+/// timeline shows the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No address on the link: no DHCP server answered (yet).
+    NoAddress(String),
+    /// No master known to ask.
+    NoMaster,
+    /// The master answered with this HTTP status.
+    Status(u16),
+    /// The network: connecting, sending or receiving failed or timed out.
+    Network(String),
+    /// The answer was not what was asked for (not a manifest, ...).
+    Invalid(String),
+    /// This machine: collecting, encoding, starting a service.
+    Local(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NoAddress(why) => write!(f, "no address: {why}"),
+            Failure::NoMaster => f.write_str("no master known yet"),
+            Failure::Status(s) => write!(f, "HTTP {s}"),
+            Failure::Network(why) => write!(f, "network: {why}"),
+            Failure::Invalid(why) => write!(f, "unexpected answer: {why}"),
+            Failure::Local(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
 
 /// Something the agent learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Input {
+pub enum Input {
     /// A datagram on the beacon port.
-    Beacon { from: Ipv4Addr, data: Vec<u8> },
+    Beacon {
+        /// The sender's address.
+        from: Ipv4Addr,
+        /// The datagram.
+        data: Vec<u8>,
+    },
     /// The DHCP probe's result: the address of a foreign DHCP server, if one answered.
-    ProbeResult { foreign_dhcp: Option<Ipv4Addr> },
+    ProbeResult {
+        /// The server that answered.
+        foreign_dhcp: Option<Ipv4Addr>,
+    },
     /// The master's services are up (or failed to start).
-    ServeStarted(Result<Ipv4Addr, String>),
+    ServeStarted(Result<Ipv4Addr, Failure>),
     /// The manifest request's result.
-    Manifest(Result<(Ipv4Addr, Manifest), String>),
+    Manifest(Result<(Ipv4Addr, Manifest), Failure>),
     /// The inventory, encoded for upload (postcard), or why collection failed.
-    InventoryDone(Result<Vec<u8>, String>),
+    InventoryDone(Result<Vec<u8>, Failure>),
     /// The upload's HTTP status, or the transport error.
-    UploadResult(Result<u16, String>),
+    UploadResult(Result<u16, Failure>),
 }
 
 /// What the runtime must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
+pub enum Action {
     /// Broadcast a DHCPDISCOVER on the boot link and report offers from other servers.
     ProbeDhcp,
     /// Start the master's services.
-    StartMaster { dhcp: DhcpPolicy, address: Option<(Ipv4Addr, u8)> },
+    StartMaster {
+        /// What DHCP may do.
+        dhcp: DhcpPolicy,
+        /// The address to serve on, when the link has none.
+        address: Option<(Ipv4Addr, u8)>,
+    },
     /// Find the master (the hint, else DHCP server id / beacon) and GET its manifest.
-    FetchManifest { hint: Option<Ipv4Addr> },
+    FetchManifest {
+        /// Where the master is thought to be.
+        hint: Option<Ipv4Addr>,
+    },
     /// Collect this machine's inventory off the async runtime.
     CollectInventory,
     /// Keep this (the master's own) inventory in the local store.
     StoreOwnInventory(Vec<u8>),
     /// POST the inventory.
-    Upload { master: Ipv4Addr, url: String, token: Option<String>, body: Vec<u8> },
+    Upload {
+        /// The master.
+        master: Ipv4Addr,
+        /// Where to POST.
+        url: String,
+        /// The upload token, sent as `Authorization: Bearer`.
+        token: Option<String>,
+        /// The inventory, postcard.
+        body: Vec<u8>,
+    },
     /// Sync and power off (reboot(RB_POWER_OFF); IPMI chassis control as fallback).
     PowerOff,
     /// Stay up; print this on the console.
@@ -108,23 +178,25 @@ pub(crate) enum Action {
 
 /// An event for the node's timeline on the master.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct Event {
+pub struct Event {
     /// `phase`, `beacon`, `upload-retry`, ...
-    pub(crate) kind: &'static str,
+    pub kind: &'static str,
     /// The phase entered, for `phase`.
-    pub(crate) phase: &'static str,
+    pub phase: &'static str,
     /// Human detail.
-    pub(crate) detail: String,
+    pub detail: String,
     /// When, agent ms.
-    pub(crate) at: Ms,
+    pub at: Ms,
 }
 
 /// What the agent wants done.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Output {
+pub enum Output {
     /// Broadcast a datagram on the beacon port.
     Broadcast(Vec<u8>),
+    /// Do this.
     Action(Action),
+    /// Put this on the node's timeline.
     Event(Event),
 }
 
@@ -197,16 +269,16 @@ pub(crate) fn backoff(ctx: &mut Ctx, attempt: u32) -> Ms {
 
 /// The agent.
 #[derive(Debug)]
-pub(crate) struct Agent {
+pub struct Agent {
     phase: Phase,
     ctx: Ctx,
 }
 
 impl Agent {
     /// Starts in Probe at time `now`.
-    pub(crate) fn new(facts: Facts, now: Ms) -> Agent {
+    pub fn new(facts: Facts, now: Ms) -> Agent {
         let seed =
-            facts.mac.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+            facts.mac.0.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
                 | 1;
         let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed };
         let phase = Probe::start(&mut ctx, now);
@@ -218,27 +290,27 @@ impl Agent {
     }
 
     /// The current phase's name.
-    pub(crate) fn phase(&self) -> &'static str {
+    pub fn phase(&self) -> &'static str {
         self.phase.name()
     }
 
     /// Feeds an input at time `now`.
-    pub(crate) fn handle_input(&mut self, now: Ms, input: Input) {
+    pub fn handle_input(&mut self, now: Ms, input: Input) {
         self.advance(now, Some(input));
     }
 
     /// Lets time pass to `now` (deadlines fire).
-    pub(crate) fn handle_timeout(&mut self, now: Ms) {
+    pub fn handle_timeout(&mut self, now: Ms) {
         self.advance(now, None);
     }
 
     /// The next thing to do, if any.
-    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+    pub fn poll_output(&mut self) -> Option<Output> {
         self.ctx.out.pop_front()
     }
 
     /// When the agent next wants to be woken without input.
-    pub(crate) fn next_deadline(&self) -> Option<Ms> {
+    pub fn next_deadline(&self) -> Option<Ms> {
         match &self.phase {
             Phase::Probe(p) => p.deadline(),
             Phase::Elect(e) => Some(e.deadline()),
@@ -319,7 +391,7 @@ mod tests {
         let mut now = 0;
         let mut waits = Vec::new();
         for _ in 0..8 {
-            a.handle_input(now, Input::Manifest(Err("refused".into())));
+            a.handle_input(now, Input::Manifest(Err(Failure::Network("connection refused".into()))));
             let t = a.next_deadline().unwrap();
             waits.push(t - now);
             now = t;
@@ -341,7 +413,7 @@ mod tests {
         a.handle_input(100, Input::ProbeResult { foreign_dhcp: None });
         assert_eq!(a.phase(), "elect");
         let b = beacon::Beacon {
-            mac: [0x52, 0x54, 0, 0, 0, 0x99],
+            mac: Mac([0x52, 0x54, 0, 0, 0, 0x99]),
             serving: true,
             candidate: false,
             boot_unix_ms: 0,
@@ -376,6 +448,7 @@ mod tests {
                 upload_url: "http://m/u/{mac}".into(),
                 poweroff: None,
                 token: from_master.map(str::to_owned),
+                durable: true,
             };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1])));
@@ -403,6 +476,7 @@ mod tests {
                 upload_url: "http://10.0.0.1/u/{mac}".into(),
                 poweroff: from_master.map(str::to_owned),
                 token: None,
+                durable: true,
             };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1, 2, 3])));
@@ -422,5 +496,27 @@ mod tests {
                 .collect();
             assert_eq!(phases, ["poweroff", "done"]);
         }
+    }
+
+    #[test]
+    fn no_peer_powers_off_for_a_master_that_keeps_nothing() {
+        for line in ["recon.poweroff=always", "recon.poweroff=auto"] {
+            let line = format!("BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.0.0.1 {line}");
+            let mut a = Agent::new(facts(1, &line, true), 0);
+            let man =
+                Manifest { upload_url: "http://10.0.0.1/u/{mac}".into(), poweroff: None, token: None, durable: false };
+            a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
+            a.handle_input(2, Input::InventoryDone(Ok(vec![1])));
+            a.handle_input(3, Input::UploadResult(Ok(201)));
+            let out = drain(&mut a);
+            assert!(!actions(&out).contains(&&Action::PowerOff), "{line}");
+            assert!(
+                actions(&out).iter().any(|x| matches!(x, Action::Announce(m) if m.contains("keeps nothing"))),
+                "{line}: {out:?}"
+            );
+        }
+        // A manifest from a master that does not say is taken as durable.
+        let m: Manifest = serde_json::from_str(r#"{"upload_url":"u","poweroff":null}"#).unwrap();
+        assert!(m.durable);
     }
 }

@@ -55,7 +55,7 @@ impl Serve {
                     ctx.action(Action::CollectInventory);
                 }
             }
-            Some(Input::ServeStarted(Err(e))) => ctx.event("serve-failed", "serve", e, now),
+            Some(Input::ServeStarted(Err(e))) => ctx.event("serve-failed", "serve", e.to_string(), now),
             Some(Input::InventoryDone(Ok(body))) if !self.own_inventory => {
                 self.own_inventory = true;
                 ctx.action(Action::StoreOwnInventory(body));

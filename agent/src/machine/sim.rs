@@ -39,7 +39,7 @@ pub(super) struct Sim {
     /// Loss rate of datagrams and of each direction of an HTTP exchange, percent.
     pub(super) loss: u64,
     /// The master's store: MAC -> body, written before the 201 goes out.
-    pub(super) stored: BTreeMap<[u8; 6], Vec<u8>>,
+    pub(super) stored: BTreeMap<Mac, Vec<u8>>,
     /// The master is down (restarting) until this time.
     pub(super) down_until: Ms,
     master: Option<Ipv4Addr>,
@@ -50,7 +50,7 @@ fn cmdline(s: &str) -> Cmdline {
 }
 
 pub(super) fn facts(i: usize, line: &str, ipmi: bool) -> Facts {
-    let mac = [0x52, 0x54, 0, 0, (i >> 8) as u8, i as u8];
+    let mac = Mac([0x52, 0x54, 0, 0, (i >> 8) as u8, i as u8]);
     Facts { cmdline: cmdline(line), mac, ipmi, boot_unix_ms: 1_000, version: 1 }
 }
 
@@ -149,14 +149,15 @@ impl Sim {
                             upload_url: format!("http://{m}/api/v1/nodes/{{mac}}/inventory"),
                             poweroff: None,
                             token: None,
+                            durable: true,
                         };
                         self.deliver(i, 20, Input::Manifest(Ok((m, man))));
                     }
-                    _ => self.deliver(i, 1_000, Input::Manifest(Err("no answer".into()))),
+                    _ => self.deliver(i, 1_000, Input::Manifest(Err(Failure::Network("no answer".into())))),
                 }
             }
             Action::CollectInventory => {
-                let body = self.nodes[i].agent.ctx.facts.mac.to_vec();
+                let body = self.nodes[i].agent.ctx.facts.mac.0.to_vec();
                 self.deliver(i, 500, Input::InventoryDone(Ok(body)));
             }
             Action::StoreOwnInventory(body) => {
@@ -166,16 +167,16 @@ impl Sim {
             Action::Upload { master, body, .. } => {
                 self.nodes[i].uploads_sent += 1;
                 if !self.master_up() || Some(master) != self.master {
-                    self.deliver(i, 5, Input::UploadResult(Err("connection refused".into())));
+                    self.deliver(i, 5, Input::UploadResult(Err(Failure::Network("connection refused".into()))));
                 } else if self.lost() {
                     // The request never arrived.
-                    self.deliver(i, 2_000, Input::UploadResult(Err("timed out".into())));
+                    self.deliver(i, 2_000, Input::UploadResult(Err(Failure::Network("timed out".into()))));
                 } else {
                     // Stored (fsynced) before the answer; the answer itself may be lost.
                     let mac = self.nodes[i].agent.ctx.facts.mac;
                     self.stored.insert(mac, body);
                     if self.lost() {
-                        self.deliver(i, 2_000, Input::UploadResult(Err("timed out".into())));
+                        self.deliver(i, 2_000, Input::UploadResult(Err(Failure::Network("timed out".into()))));
                     } else {
                         self.deliver(i, 30, Input::UploadResult(Ok(201)));
                     }

@@ -30,10 +30,9 @@ impl Upload {
     }
 
     fn send(&self, ctx: &mut Ctx, _now: Ms) {
-        let mac = ctx.facts.mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
         ctx.action(Action::Upload {
             master: self.master,
-            url: self.manifest.upload_url.replace("{mac}", &mac),
+            url: self.manifest.upload_url.replace("{mac}", &ctx.facts.mac.to_string()),
             // The master's own answer first: it is the one that checks it.
             token: self.manifest.token.clone().or_else(|| ctx.facts.cmdline.token.clone()),
             body: self.body.clone(),
@@ -48,12 +47,12 @@ impl Upload {
         match input {
             Some(Input::UploadResult(Ok(201))) if self.retry_at.is_none() => {
                 ctx.event("acknowledged", "upload", format!("201 from {}", self.master), now);
-                return Next::Poweroff(Poweroff::start(ctx, now, self.master, self.manifest.poweroff.as_deref()));
+                return Next::Poweroff(Poweroff::start(ctx, now, self.master, &self.manifest));
             }
             Some(Input::UploadResult(r)) if self.retry_at.is_none() => {
                 let why = match r {
                     Ok(status) => format!("HTTP {status}"),
-                    Err(e) => e,
+                    Err(e) => e.to_string(),
                 };
                 let wait = backoff(ctx, self.attempt);
                 self.attempt += 1;

@@ -9,14 +9,19 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use smol::Async;
 
+use netboot_proto::Mac;
+
+use super::clock::unix_ms;
+use super::store::Store;
 use super::udp::{UdpOptions, bind_udp};
-use super::{dhcp, http_client};
-use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Event, Facts, Input, Manifest, Output};
+use super::{dhcp_client, http_client};
+use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Event, Facts, Failure, Input, Manifest, Output};
 use crate::master::{DhcpChoice, ServeArgs};
 use crate::serve::dhcp::Mode;
 
@@ -38,7 +43,7 @@ pub(crate) struct AgentOpts {
 
 /// Physical interfaces (a `device` link) with their MACs and carrier, sorted by MAC; also
 /// `only`, the interface named on the command line, whatever it is (a veth in a lab).
-fn links(only: Option<&str>) -> Vec<(String, [u8; 6], bool)> {
+fn links(only: Option<&str>) -> Vec<(String, Mac, bool)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/sys/class/net") else { return out };
     for e in rd.flatten() {
@@ -48,8 +53,7 @@ fn links(only: Option<&str>) -> Vec<(String, [u8; 6], bool)> {
             continue;
         }
         let Ok(text) = std::fs::read_to_string(base.join("address")) else { continue };
-        let mac: Vec<u8> = text.trim().split(':').filter_map(|p| u8::from_str_radix(p, 16).ok()).collect();
-        let Ok(mac) = <[u8; 6]>::try_from(mac) else { continue };
+        let Some(mac) = Mac::parse(text.trim()) else { continue };
         let carrier = std::fs::read_to_string(base.join("carrier")).is_ok_and(|c| c.trim() == "1");
         out.push((name, mac, carrier));
     }
@@ -60,8 +64,8 @@ fn links(only: Option<&str>) -> Vec<(String, [u8; 6], bool)> {
 /// The boot link: BOOTIF's, else the lowest MAC with carrier, after bringing every link up.
 /// Waits for one as long as it takes: a node booted from the stick before its cable is in (or
 /// its switch port up) becomes the master once it is, without a restart loop on the console.
-fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> (String, [u8; 6]) {
-    let pick = |ls: &[(String, [u8; 6], bool)]| {
+fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> (String, Mac) {
+    let pick = |ls: &[(String, Mac, bool)]| {
         let ls: Vec<_> = ls.iter().filter(|l| only.is_none_or(|o| o == l.0)).collect();
         if let Some(m) = cmdline.boot_mac
             && let Some(l) = ls.iter().find(|l| l.1 == m)
@@ -102,7 +106,7 @@ fn boot_link(cmdline: &Cmdline, only: Option<&str>) -> (String, [u8; 6]) {
                 ls.iter().map(|l| format!("{} {}", l.0, if l.2 { "up" } else { "no carrier" })).collect();
             // BOOTIF's link is taken with or without carrier: missing, it is a NIC not (yet) seen.
             let (what, hint) = match (cmdline.boot_mac, only) {
-                (Some(m), _) => (format!("the BOOTIF link {}", mac_text(&m)), "is its NIC's driver loaded?"),
+                (Some(m), _) => (format!("the BOOTIF link {m}"), "is its NIC's driver loaded?"),
                 (None, Some(o)) => (format!("carrier on {o}"), "plug a cable or enable the switch port"),
                 (None, None) => ("a network link with carrier".to_owned(), "plug a cable or enable the switch port"),
             };
@@ -121,42 +125,40 @@ fn ipmi_present(root: Option<&Path>) -> bool {
     ["dev/ipmi0", "dev/ipmi/0", "dev/ipmidev/0", "sys/firmware/dmi/entries/38-0"].iter().any(|p| root.join(p).exists())
 }
 
-fn mac_text(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
 /// The interface's IPv4 address, or a DHCP lease put on it.
-async fn ensure_address(iface: &str, mac: [u8; 6]) -> Result<(Ipv4Addr, Option<Ipv4Addr>), String> {
+async fn ensure_address(iface: &str, mac: Mac) -> Result<(Ipv4Addr, Option<Ipv4Addr>), Failure> {
     if let Some((ip, _)) = crate::master::interface_v4(iface) {
         return Ok((ip, None));
     }
-    let (ip, prefix, server) = dhcp::lease(iface, mac, Duration::from_secs(10))
+    let (ip, prefix, server) = dhcp_client::lease(iface, mac, Duration::from_secs(10))
         .await
-        .map_err(|e| format!("DHCP on {iface}: {e}"))?
-        .ok_or_else(|| format!("no DHCP server answered on {iface}"))?;
-    let index = nix::net::if_::if_nametoindex(iface).map_err(|e| e.to_string())?;
-    let mut rtnl = super::netlink::Rtnl::open().map_err(|e| e.to_string())?;
-    rtnl.add_address(index, ip, prefix).map_err(|e| format!("adding {ip}/{prefix}: {e}"))?;
+        .map_err(|e| Failure::Network(format!("DHCP on {iface}: {e}")))?
+        .ok_or_else(|| Failure::NoAddress(format!("no DHCP server answered on {iface}")))?;
+    let local = |e: std::io::Error| Failure::Local(format!("adding {ip}/{prefix} to {iface}: {e}"));
+    let index = nix::net::if_::if_nametoindex(iface).map_err(|e| local(e.into()))?;
+    super::netlink::Rtnl::open().and_then(|mut r| r.add_address(index, ip, prefix)).map_err(local)?;
     log::info!("agent: {iface} leased {ip}/{prefix} from {server}");
     Ok((ip, Some(server)))
 }
 
-async fn fetch_manifest(iface: &str, mac: [u8; 6], hint: Option<Ipv4Addr>) -> Result<(Ipv4Addr, Manifest), String> {
+async fn fetch_manifest(iface: &str, mac: Mac, hint: Option<Ipv4Addr>) -> Result<(Ipv4Addr, Manifest), Failure> {
     let (_, server) = ensure_address(iface, mac).await?;
-    let master = hint.or(server).ok_or_else(|| "no master known yet".to_owned())?;
-    let url = format!("http://{master}/api/v1/manifest?mac={}", mac_text(&mac));
-    let r = http_client::request("GET", &url, &[], &[], Duration::from_secs(10)).await.map_err(|e| e.to_string())?;
+    let master = hint.or(server).ok_or(Failure::NoMaster)?;
+    let url = format!("http://{master}/api/v1/manifest?mac={mac}");
+    let r = http_client::request("GET", &url, &[], &[], Duration::from_secs(10))
+        .await
+        .map_err(|e| Failure::Network(e.to_string()))?;
     if r.status != 200 {
-        return Err(format!("manifest: HTTP {}", r.status));
+        return Err(Failure::Status(r.status));
     }
-    let m: Manifest = serde_json::from_slice(&r.body).map_err(|e| format!("manifest: {e}"))?;
+    let m: Manifest = serde_json::from_slice(&r.body).map_err(|e| Failure::Invalid(format!("manifest: {e}")))?;
     Ok((master, m))
 }
 
 /// The inventory of this machine, as the upload carries it (postcard).
-async fn collect(root: Option<PathBuf>) -> Result<Vec<u8>, String> {
+async fn collect(root: Option<PathBuf>) -> Result<Vec<u8>, Failure> {
     smol::unblock(move || {
-        let started_unix_ms = dhcp::now_ms();
+        let started_unix_ms = unix_ms();
         let opts = inventory::Options {
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
             started_unix_ms,
@@ -167,7 +169,7 @@ async fn collect(root: Option<PathBuf>) -> Result<Vec<u8>, String> {
             None => inventory::collect(&inventory::SysRoot::host(), &inventory::live::Host, &opts),
             Some(r) => inventory::collect(&inventory::SysRoot::new(r), &inventory::NoDevices, &opts),
         };
-        postcard::to_stdvec(&inv).map_err(|e| e.to_string())
+        postcard::to_stdvec(&inv).map_err(|e| Failure::Local(format!("encoding the inventory: {e}")))
     })
     .await
 }
@@ -194,7 +196,7 @@ fn announce(msg: &str, console: bool) {
 /// the master is known. A post that timed out may still have landed: `run` (this agent's start,
 /// unix ms) and `seq` name each event once, and the master drops a copy it already holds.
 struct Outbox {
-    mac: [u8; 6],
+    mac: Mac,
     run: u64,
     seq: Cell<u64>,
     master: Cell<Option<Ipv4Addr>>,
@@ -219,7 +221,7 @@ struct Posted<'a> {
 }
 
 impl Outbox {
-    fn new(mac: [u8; 6], run: u64, master: Option<Ipv4Addr>, token: Option<String>) -> Outbox {
+    fn new(mac: Mac, run: u64, master: Option<Ipv4Addr>, token: Option<String>) -> Outbox {
         Outbox {
             mac,
             run,
@@ -265,7 +267,7 @@ impl Outbox {
                 let _ = self.bell.1.recv().await;
                 continue;
             };
-            let url = format!("http://{m}/api/v1/nodes/{}/events", mac_text(&self.mac));
+            let url = format!("http://{m}/api/v1/nodes/{}/events", self.mac);
             let token = self.token.borrow().clone();
             let r = post(&url, "application/json", token.as_deref(), &body, Duration::from_secs(10)).await;
             match r {
@@ -331,13 +333,12 @@ pub(crate) fn run(opts: AgentOpts) -> anyhow::Result<()> {
         cmdline: cmdline.clone(),
         mac,
         ipmi: ipmi_present(opts.root.as_deref()),
-        boot_unix_ms: dhcp::now_ms(),
+        boot_unix_ms: unix_ms(),
         version: 1,
     };
     log::info!(
-        "agent: {} on {iface} ({}), BMC {}",
+        "agent: {} on {iface} ({mac}), BMC {}",
         env!("CARGO_PKG_VERSION"),
-        mac_text(&mac),
         if facts.ipmi { "present" } else { "absent" }
     );
     let ex = Rc::new(smol::LocalExecutor::new());
@@ -374,6 +375,8 @@ async fn drive(
     }
     let outbox = Rc::new(Outbox::new(mac, facts.boot_unix_ms, hint, facts.cmdline.token.clone()));
     let mut agent = Agent::new(facts, now());
+    // The store of the master this agent starts, when it does.
+    let master: Rc<RefCell<Option<Arc<Store>>>> = Rc::default();
     ex.spawn(outbox.clone().deliver()).detach();
     loop {
         while let Some(o) = agent.poll_output() {
@@ -413,8 +416,9 @@ async fn drive(
                     let tx = tx.clone();
                     let iface = iface.clone();
                     let opts = opts.clone();
+                    let master = master.clone();
                     ex.spawn(async move {
-                        if let Some(input) = perform(a, &iface, mac, &opts).await {
+                        if let Some(input) = perform(a, &iface, mac, &opts, &master).await {
                             let _ = tx.send(input).await;
                         }
                     })
@@ -467,49 +471,62 @@ async fn post(
     http_client::request("POST", url, &headers, body, limit).await
 }
 
-/// Does one action; the input it produces, if any.
-async fn perform(a: Action, iface: &str, mac: [u8; 6], opts: &AgentOpts) -> Option<Input> {
+/// Does one action; the input it produces, if any. `master` holds the store of the master this
+/// agent started, once it has.
+async fn perform(
+    a: Action,
+    iface: &str,
+    mac: Mac,
+    opts: &AgentOpts,
+    master: &RefCell<Option<Arc<Store>>>,
+) -> Option<Input> {
     match a {
         Action::ProbeDhcp => {
-            let r = dhcp::probe(iface, mac, Duration::from_secs(4)).await;
+            let r = dhcp_client::probe(iface, mac, Duration::from_secs(4)).await;
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
         Action::StartMaster { dhcp: policy, address } => {
-            Some(Input::ServeStarted(start_master(iface, mac, policy, address, opts).await))
+            let r = start_master(iface, mac, policy, address, opts).await.map(|(ip, store)| {
+                master.replace(Some(store));
+                ip
+            });
+            Some(Input::ServeStarted(r))
         }
         Action::FetchManifest { hint } => Some(Input::Manifest(fetch_manifest(iface, mac, hint).await)),
         Action::CollectInventory => Some(Input::InventoryDone(collect(opts.root.clone()).await)),
         Action::StoreOwnInventory(body) => {
-            let r = postcard::from_bytes::<inventory::model::Inventory>(&body)
+            let store = master.borrow().clone();
+            let json = postcard::from_bytes::<inventory::model::Inventory>(&body)
                 .map_err(|e| e.to_string())
-                .and_then(|inv| serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string()))
-                .and_then(|json| {
-                    let id = mac_text(&mac).replace(':', "-");
-                    super::files::write_atomic(&opts.data.join("nodes").join(id).join("inventory.json"), &json)
-                        .map_err(|e| e.to_string())
-                });
-            if let Err(e) = r {
-                log::error!("agent: storing the master's own inventory: {e}");
+                .and_then(|inv| serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string()));
+            let r = match (json, store) {
+                (Ok(json), Some(store)) => store.put_inventory(mac, json).await.map(|_| ()).map_err(|e| e.to_string()),
+                (Err(e), _) => Err(e),
+                (_, None) => Err("no master store".into()),
+            };
+            match r {
+                Ok(()) => log::info!("agent: the master's own inventory is stored"),
+                Err(e) => log::error!("agent: storing the master's own inventory: {e}"),
             }
             None
         }
         Action::Upload { url, token, body, .. } => {
             let r = post(&url, "application/postcard", token.as_deref(), &body, Duration::from_secs(30)).await;
-            Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| e.to_string())))
+            Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| Failure::Network(e.to_string()))))
         }
         // The drive loop does these itself, after flushing the events.
         Action::Announce(_) | Action::PowerOff => None,
     }
 }
 
-/// Starts `recon serve` on its own thread; reports the address it serves on.
+/// Starts `recon serve` on its own thread; reports the address it serves on and its store.
 async fn start_master(
     iface: &str,
-    mac: [u8; 6],
+    mac: Mac,
     policy: DhcpPolicy,
     address: Option<(Ipv4Addr, u8)>,
     opts: &AgentOpts,
-) -> Result<Ipv4Addr, String> {
+) -> Result<(Ipv4Addr, Arc<Store>), Failure> {
     let have = crate::master::interface_v4(iface);
     let address = match (have, policy) {
         (Some(_), _) => None,
@@ -526,22 +543,14 @@ async fn start_master(
         DhcpPolicy::Proxy => DhcpChoice::Fixed(Mode::Proxy),
         DhcpPolicy::Off => DhcpChoice::Fixed(Mode::Off),
     };
-    let args = ServeArgs {
-        interface: iface.to_owned(),
-        address,
-        boot: opts.boot.clone(),
-        data: opts.data.clone(),
-        dhcp,
-        names: vec!["bang".into(), "recon".into()],
-        domain: None,
-        lease_secs: 3600,
-        probe: Duration::from_secs(3),
-        relays: Vec::new(),
-        router: None,
-        append: String::new(),
-        fast_macs: Vec::new(),
-        peer_poweroff: None,
-    };
+    let mut args = ServeArgs::new();
+    args.interface = iface.to_owned();
+    args.address = address;
+    args.boot = opts.boot.clone();
+    args.data = opts.data.clone();
+    args.dhcp = dhcp;
+    args.names = vec!["bang".into(), "recon".into()];
+    args.probe = Duration::from_secs(3);
     let (tx, rx) = smol::channel::bounded(1);
     std::thread::Builder::new()
         .name("master".into())
@@ -551,6 +560,6 @@ async fn start_master(
                 let _ = tx.send_blocking(Err(format!("{e:#}")));
             }
         })
-        .map_err(|e| e.to_string())?;
-    rx.recv().await.map_err(|e| e.to_string())?
+        .map_err(|e| Failure::Local(format!("starting the master's thread: {e}")))?;
+    rx.recv().await.map_err(|_| Failure::Local("the master stopped before it served".into()))?.map_err(Failure::Local)
 }

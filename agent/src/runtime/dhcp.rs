@@ -1,18 +1,17 @@
 //! The DHCP server's I/O: one socket on 0.0.0.0:67 bound to the serving interface
 //! (`SO_BINDTODEVICE`, `IP_PKTINFO`, `SO_BROADCAST`, as dnsmasq does) and one on 4011 for PXE
 //! boot server requests; the lease journal; neighbour entries for unicast replies; events to the
-//! store.
+//! store. The agent's own DHCP client is `runtime::dhcp_client`.
 //!
 //! Group commit, pipelined: the loop takes every datagram that is waiting (up to a batch) and
 //! decides each; a batch that changed a binding goes, records and replies together, to the
 //! committer thread, which appends every batch waiting for it with one fdatasync and only then
 //! sends their replies. An ACK is never on the wire before its binding is on disk, a burst of
 //! clients costs one fsync, not one each, and the loop (and the DNS, TFTP and HTTP tasks sharing
-//! its thread) keeps receiving and deciding while the disk syncs. bench/dhcp.sh measured the
-//! receive loop blocked in fdatasync 14-19 % of the time when it synced inline. Replies that
-//! need no sync (OFFER, NAK) still queue behind a commit in flight: sent at once, each cost the
-//! client a wakeup of its own, and perfdhcp's socket overflowed at 7 000-8 000 DORA/s where the
-//! batched replies did not (measured both ways; the commit that tried it is reverted).
+//! its thread) keeps receiving and deciding while the disk syncs (bench/README.md "dhcp.sh" has
+//! what syncing inline cost). Replies that need no sync (OFFER, NAK) still queue behind a commit
+//! in flight: sent at once, each would cost the client a wakeup of its own, and a burst of them
+//! overflowed perfdhcp's socket where the batched replies did not.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,20 +19,20 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use netboot_proto::dhcpv4::{self, Packet, Repr};
 use smol::Async;
 
+use super::clock::unix_secs;
 use super::files::Journal;
 use super::netlink::Rtnl;
+use super::store::Store;
 use super::udp::{UdpOptions, bind_udp};
 use crate::serve::dhcp::leases::{Leases, Record};
-use crate::serve::dhcp::{Config, Dest, Mode, Server};
-use crate::serve::store::Store;
+use crate::serve::dhcp::{Config, Dest, Server};
 
 /// Datagrams taken from the socket per batch at most.
 const BATCH: usize = 64;
@@ -41,14 +40,6 @@ const BATCH: usize = 64;
 /// Batches queued for the committer at most; beyond this the loop waits (the socket's receive
 /// buffer holds what arrives meanwhile).
 const QUEUE: usize = 256;
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
 
 /// Names the DNS responder answers for leased nodes, kept current by the DHCP loop.
 pub(crate) type Names = Rc<RefCell<BTreeMap<String, Ipv4Addr>>>;
@@ -69,7 +60,7 @@ pub(crate) struct Dhcp {
     journal_lines: usize,
     rtnl: Option<Rtnl>,
     ifindex: u32,
-    store: Arc<Mutex<Store>>,
+    store: Arc<Store>,
     names: Names,
     /// When the names were last rebuilt from the whole table (Unix seconds).
     names_at: u64,
@@ -78,13 +69,7 @@ pub(crate) struct Dhcp {
 
 impl Dhcp {
     /// Opens the journal under `data` and replays it.
-    pub(crate) fn open(
-        cfg: Config,
-        data: &Path,
-        ifindex: u32,
-        store: Arc<Mutex<Store>>,
-        names: Names,
-    ) -> io::Result<Dhcp> {
+    pub(crate) fn open(cfg: Config, data: &Path, ifindex: u32, store: Arc<Store>, names: Names) -> io::Result<Dhcp> {
         let (journal, replay) = Journal::open(&data.join("leases.jsonl"))?;
         if replay.torn_tail {
             log::warn!("dhcp: leases.jsonl ended in a partial line (a crash mid-write); it was dropped");
@@ -117,7 +102,7 @@ impl Dhcp {
             names_at: 0,
             io,
         };
-        d.refresh_names(now_secs());
+        d.refresh_names(unix_secs());
         Ok(d)
     }
 
@@ -173,7 +158,7 @@ impl Dhcp {
     /// Decides a batch; hands its records and replies to the committer, or sends the replies
     /// at once when nothing in them waits on the disk.
     fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {
-        let now = now_secs();
+        let now = unix_secs();
         let mut replies = Vec::new();
         let mut records = Vec::new();
         let mut events = Vec::new();
@@ -211,20 +196,13 @@ impl Dhcp {
             self.maybe_compact();
             self.update_names(&records, now);
         }
-        let t = now_ms();
-        if let Ok(mut store) = self.store.lock() {
-            for e in events {
-                let kind = e.kind;
-                let mac = e.mac.clone();
-                let boot = e
-                    .vendor_class
-                    .as_deref()
-                    .is_some_and(|v| v.starts_with("PXEClient") || v.starts_with("HTTPClient"))
+        for e in events {
+            let Some(mac) = e.mac else { continue };
+            let boot =
+                e.vendor_class.as_deref().is_some_and(|v| v.starts_with("PXEClient") || v.starts_with("HTTPClient"))
                     || e.ipxe;
-                let _ =
-                    store.event(&mac, &format!("dhcp-{kind}"), t, serde_json::to_value(&e).unwrap_or_default(), boot);
-            }
-            let _ = store.flush();
+            let kind = format!("dhcp-{}", e.kind);
+            self.store.event(mac, &kind, serde_json::to_value(&e).unwrap_or_default(), boot);
         }
     }
 
@@ -404,176 +382,6 @@ pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16
         let std::net::SocketAddr::V4(from) = from else { continue };
         let batch = drain(sock.get_ref(), (buf[..n].to_vec(), from));
         dhcp.borrow_mut().process(&batch, port, &sender);
-    }
-}
-
-/// A client's BOOTREQUEST with no options yet, asking for broadcast replies (it has no address).
-fn client_request(xid: u32, mac: [u8; 6]) -> Repr<'static> {
-    let mut chaddr = [0u8; 16];
-    chaddr[..6].copy_from_slice(&mac);
-    Repr {
-        op: dhcpv4::Op::Request,
-        htype: dhcpv4::HardwareType::Ethernet,
-        hlen: 6,
-        hops: 0,
-        xid,
-        secs: 0,
-        flags: dhcpv4::Flags::BROADCAST,
-        ciaddr: Ipv4Addr::UNSPECIFIED,
-        yiaddr: Ipv4Addr::UNSPECIFIED,
-        siaddr: Ipv4Addr::UNSPECIFIED,
-        giaddr: Ipv4Addr::UNSPECIFIED,
-        chaddr,
-        sname: &[],
-        file: &[],
-        options: dhcpv4::OptionList::new(),
-    }
-}
-
-/// A datagram, or `None` once `until` passes.
-async fn recv_until(
-    sock: &Async<UdpSocket>,
-    buf: &mut [u8],
-    until: std::time::Instant,
-) -> Option<io::Result<(usize, std::net::SocketAddr)>> {
-    smol::future::or(async { Some(sock.recv_from(buf).await) }, async {
-        smol::Timer::at(until).await;
-        None
-    })
-    .await
-}
-
-/// The auto mode's probe: broadcast a DISCOVER from `mac` on `iface` and listen for offers for
-/// `wait`. Returns the first foreign server's identifier (or source address).
-pub(crate) async fn probe(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<Ipv4Addr>> {
-    let opts =
-        UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true, rcvbuf: None };
-    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
-    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32);
-    let mut req = client_request(xid, mac);
-    req.push(dhcpv4::DhcpOption::MessageType(dhcpv4::MessageType::Discover)).map_err(io::Error::other)?;
-    req.push(dhcpv4::DhcpOption::VendorClass(b"recon-probe")).map_err(io::Error::other)?;
-    let mut out = vec![0u8; req.buffer_len()];
-    let n = req.emit(&mut out).map_err(io::Error::other)?;
-    let deadline = std::time::Instant::now() + wait;
-    let mut buf = vec![0u8; 1500];
-    let mut next_send = std::time::Instant::now();
-    loop {
-        let now = std::time::Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        if now >= next_send {
-            sock.send_to(&out[..n], SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcpv4::SERVER_PORT)).await?;
-            next_send = now + Duration::from_secs(1);
-        }
-        let until = next_send.min(deadline);
-        let got = recv_until(&sock, &mut buf, until).await;
-        if let Some(Ok((len, src))) = got {
-            let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
-            let mut scratch = vec![0u8; len];
-            let Ok(r) = Repr::parse(&p, &mut scratch) else { continue };
-            if r.op == dhcpv4::Op::Reply && r.xid == xid && r.message_type() == Some(dhcpv4::MessageType::Offer) {
-                let server = r.server_id().unwrap_or(match src {
-                    std::net::SocketAddr::V4(a) => *a.ip(),
-                    std::net::SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
-                });
-                return Ok(Some(server));
-            }
-        }
-    }
-}
-
-/// Picks the mode for `auto`: proxy when another server answers the probe.
-pub(crate) async fn auto_mode(iface: &str, mac: [u8; 6], wait: Duration) -> Mode {
-    match probe(iface, mac, wait).await {
-        Ok(Some(server)) => {
-            log::warn!(
-                "dhcp: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: recon hands out no addresses here and \
-                 serves PXE clients by proxy (use --dhcp full to override)"
-            );
-            Mode::Proxy
-        }
-        Ok(None) => {
-            log::info!("dhcp: no other DHCP server answered on {iface} within {wait:?}: full mode");
-            Mode::Full
-        }
-        Err(e) => {
-            log::warn!("dhcp: probe on {iface} failed ({e}); assuming another server may exist: proxy mode");
-            Mode::Proxy
-        }
-    }
-}
-
-/// A DHCP client's DORA (RFC 2131 section 3.1) on `iface` for `mac`, for a node that has no
-/// address yet (an election loser, a live root without network configuration): the address,
-/// its prefix and the server's identifier, or `None` if no server answered within `wait`.
-pub(crate) async fn lease(iface: &str, mac: [u8; 6], wait: Duration) -> io::Result<Option<(Ipv4Addr, u8, Ipv4Addr)>> {
-    let opts =
-        UdpOptions { device: Some(iface.to_owned()), broadcast: true, pktinfo: false, reuse_addr: true, rcvbuf: None };
-    let sock = bind_udp(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, dhcpv4::CLIENT_PORT), &opts)?;
-    let xid = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]) ^ (now_ms() as u32).rotate_left(7);
-    let message = |kind, requested: Option<(Ipv4Addr, Ipv4Addr)>| -> io::Result<Vec<u8>> {
-        let mut r = client_request(xid, mac);
-        r.push(dhcpv4::DhcpOption::MessageType(kind)).map_err(io::Error::other)?;
-        if let Some((ip, server)) = requested {
-            r.push(dhcpv4::DhcpOption::RequestedIp(ip)).map_err(io::Error::other)?;
-            r.push(dhcpv4::DhcpOption::ServerId(server)).map_err(io::Error::other)?;
-        }
-        r.push(dhcpv4::DhcpOption::ParameterRequestList(&[1, 3, 6, 54])).map_err(io::Error::other)?;
-        let mut out = vec![0u8; r.buffer_len()];
-        let n = r.emit(&mut out).map_err(io::Error::other)?;
-        out.truncate(n);
-        Ok(out)
-    };
-    let deadline = std::time::Instant::now() + wait;
-    let mut buf = vec![0u8; 1500];
-    let mut pending: Option<(Ipv4Addr, Ipv4Addr, u8)> = None;
-    let mut next_send = std::time::Instant::now();
-    loop {
-        let now = std::time::Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        if now >= next_send {
-            let msg = match pending {
-                None => message(dhcpv4::MessageType::Discover, None)?,
-                Some((ip, server, _)) => message(dhcpv4::MessageType::Request, Some((ip, server)))?,
-            };
-            sock.send_to(&msg, SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcpv4::SERVER_PORT)).await?;
-            next_send = now + Duration::from_secs(1);
-        }
-        let until = next_send.min(deadline);
-        let got = recv_until(&sock, &mut buf, until).await;
-        let Some(Ok((len, _))) = got else { continue };
-        let Ok(p) = Packet::new_checked(&buf[..len]) else { continue };
-        let mut scratch = vec![0u8; len];
-        let Ok(r) = Repr::parse(&p, &mut scratch) else { continue };
-        if r.op != dhcpv4::Op::Reply || r.xid != xid || r.mac() != Some(mac) {
-            continue;
-        }
-        let prefix = r
-            .options
-            .iter()
-            .find_map(|o| {
-                if let dhcpv4::DhcpOption::SubnetMask(m) = o { Some(u32::from(*m).count_ones() as u8) } else { None }
-            })
-            .unwrap_or(24);
-        match (r.message_type(), pending) {
-            (Some(dhcpv4::MessageType::Offer), None) => {
-                let Some(server) = r.server_id() else { continue };
-                pending = Some((r.yiaddr, server, prefix));
-                next_send = std::time::Instant::now();
-            }
-            (Some(dhcpv4::MessageType::Ack), Some((ip, server, _))) if r.yiaddr == ip => {
-                return Ok(Some((ip, prefix, server)));
-            }
-            (Some(dhcpv4::MessageType::Nak), Some(_)) => {
-                pending = None;
-                next_send = std::time::Instant::now();
-            }
-            _ => {}
-        }
     }
 }
 

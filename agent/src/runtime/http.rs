@@ -32,21 +32,24 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::Context;
 use nix::sys::socket::{self as sock, MsgFlags};
 use smol::LocalExecutor;
 
+use netboot_proto::Mac;
+
+use super::clock::unix_secs;
 use super::local::{self, Io};
+use super::store::Store;
 
 use crate::serve::http::{
     BootConfig, Chunked, FileInfo, Head, Method, Reject, Request, Route, TokenKey, boot_script, chain_script,
     decode_upload, parse_head, plan_file, reject_response, route, text_response, upload_format,
 };
-use crate::serve::store::Store;
 use crate::serve::tftp::{Refusal, Root};
 
 /// How the server runs.
@@ -99,7 +102,7 @@ struct Shared {
     cfg: HttpConfig,
     root: Root,
     key: TokenKey,
-    store: Arc<Mutex<Store>>,
+    store: Arc<Store>,
     /// Connections open now.
     open: AtomicUsize,
     /// Connections being told 503 now.
@@ -157,17 +160,10 @@ impl Counts {
     }
 }
 
-impl Shared {
-    fn store(&self) -> MutexGuard<'_, Store> {
-        // A panic elsewhere while holding the lock leaves the store as usable as before it.
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// Serves until a worker fails. The workers are threads of their own; this waits for them.
-pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Mutex<Store>>) -> anyhow::Result<()> {
+pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Store>) -> anyhow::Result<()> {
     let root = Root::open(&cfg.boot_dir).with_context(|| format!("http: boot directory {}", cfg.boot_dir.display()))?;
-    let key = store.lock().unwrap_or_else(|e| e.into_inner()).secret().context("http: the token key")?;
+    let key = store.secret().context("http: the token key")?;
     let listener = listen(cfg.listen).with_context(|| format!("http: listen on {}", cfg.listen))?;
     let workers = cfg.workers.max(1);
     log::info!(
@@ -220,7 +216,7 @@ fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
     let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
     let fd = sock::socket(AddressFamily::Inet, SockType::Stream, flags, None)?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-    sock::bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
+    sock::bind(fd.as_raw_fd(), &SockaddrIn::from(addr)).map_err(|e| super::udp::bind_error(e, "tcp", addr))?;
     sock::listen(&fd, Backlog::new(1024).map_err(io::Error::from)?)?;
     Ok(TcpListener::from(fd))
 }
@@ -372,14 +368,6 @@ fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, peer: SocketAddrV4
         shared.refusing.fetch_sub(1, Ordering::AcqRel);
     })
     .detach();
-}
-
-fn unix_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `f`, or `TimedOut` at `deadline`.
@@ -536,7 +524,7 @@ struct Outcome {
     /// The connection may serve another request.
     keep: bool,
     /// The node the request is from, if the request itself says (boot.ipxe?mac=, an upload).
-    mac: Option<String>,
+    mac: Option<Mac>,
 }
 
 async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) {
@@ -594,10 +582,9 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
 
 /// The request as an event of the node it comes from, if the master knows which.
 fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
-    let mut store = shared.store();
-    let (mac, boot) = match &out.mac {
-        Some(m) => (Some(m.clone()), true),
-        None => (store.mac_of(*peer.ip()), false),
+    let (mac, boot) = match out.mac {
+        Some(m) => (Some(m), true),
+        None => (shared.store.fleet().mac_of(*peer.ip()), false),
     };
     if let Some(mac) = mac {
         let fields = serde_json::json!({
@@ -607,10 +594,7 @@ fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
             "bytes": out.bytes,
             "from": peer.ip().to_string(),
         });
-        // Flushed at once, as runtime::dhcp does: the global log is buffered.
-        if let Err(e) = store.event(&mac, "http", unix_ms(), fields, boot).and_then(|()| store.flush()) {
-            log::warn!("http: recording an event for {mac}: {e}");
-        }
+        shared.store.event(mac, "http", fields, boot);
     }
 }
 
@@ -629,20 +613,15 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
     match route {
         Route::Static => send_static(c, req, shared, keep).await,
         Route::BootScript { mac } => {
-            let mac = mac
-                .clone()
-                .map_or_else(|| shared.store().mac_of(*c.peer.ip()).map(|m| (m, false)), |m| Some((m, true)));
+            let mac =
+                mac.map_or_else(|| shared.store.fleet().mac_of(*c.peer.ip()).map(|m| (m, false)), |m| Some((m, true)));
             let local = match c.stream.get_ref().local_addr()? {
                 SocketAddr::V4(a) => a,
                 SocketAddr::V6(_) => return Err(io::Error::other("IPv6 socket")),
             };
-            let ip = local.ip().to_string();
-            let master = if local.port() == 80 { ip.clone() } else { format!("{ip}:{}", local.port()) };
+            let master = if local.port() == 80 { local.ip().to_string() } else { local.to_string() };
             let body = match &mac {
-                Some((m, _)) => {
-                    let token = shared.key.mint(m).unwrap_or_default();
-                    boot_script(&cfg.boot, &master, &ip, m, &token)
-                }
+                Some((m, _)) => boot_script(&cfg.boot, &master, *m, &shared.key.mint(*m)),
                 None => chain_script(&master),
             };
             let head =
@@ -653,23 +632,20 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             Ok(o)
         }
         Route::Nodes => {
-            let body = {
-                let store = shared.store();
-                let nodes: Vec<_> = store.nodes().collect();
-                serde_json::to_vec_pretty(&serde_json::json!({ "nodes": nodes }))?
-            };
+            // Taken under the lock (the events are shared, not copied), written out after it.
+            let nodes = shared.store.fleet().snapshot();
+            let body = crate::serve::fleet::listing_json(&nodes).into_bytes();
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await
         }
         Route::Inventory { mac } => {
-            let path = shared.store().inventory_path(&mac);
-            let body = match path.map(std::fs::read) {
-                Some(Ok(b)) => b,
-                Some(Err(e)) if e.kind() != io::ErrorKind::NotFound => {
+            let body = match std::fs::read(shared.store.inventory_path(mac)) {
+                Ok(b) => b,
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
                     let rej = Reject::new(500, format!("reading the inventory: {e}"));
                     return reply_reject(c, req, &rej, keep, None, cfg).await;
                 }
-                _ => {
+                Err(_) => {
                     let rej = Reject::new(404, format!("no inventory from {mac} yet"));
                     return reply_reject(c, req, &rej, keep, None, cfg).await;
                 }
@@ -677,14 +653,15 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await
         }
-        Route::Upload { mac } => upload(c, req, shared, &mac, keep).await,
+        Route::Upload { mac } => upload(c, req, shared, mac, keep).await,
         Route::Stats => {
             // The other services' counters as they last published them (every second,
             // `master::publish_counters`), this server's as of now.
             let mut all = serde_json::Map::new();
-            for (service, counters) in shared.store().counters() {
+            for (service, counters) in shared.store.fleet().counters() {
                 all.insert((*service).to_owned(), serde_json::json!(counters));
             }
+            all.insert("store".into(), serde_json::json!({ "events_dropped": shared.store.dropped() }));
             all.insert("http".into(), shared.counts.snapshot(shared.open.load(Ordering::Relaxed)));
             let body = serde_json::to_vec_pretty(&all)?;
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
@@ -700,7 +677,9 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             // never got one on their command line. No weaker than boot.ipxe, which hands any
             // asker the token of the MAC it names: the token binds an upload to a MAC, it does
             // not authenticate a node (ARCHITECTURE.md: the rack's segment is trusted).
-            let token = crate::serve::http::query_param(&req.query, "mac").and_then(|m| shared.key.mint(&m));
+            let token = crate::serve::http::query_param(&req.query, "mac")
+                .and_then(|m| Mac::parse(&m))
+                .map(|m| shared.key.mint(m));
             let body = serde_json::to_vec(&serde_json::json!({
                 "upload_url": format!("http://{master}/api/v1/nodes/{{mac}}/inventory"),
                 "poweroff": cfg.peer_poweroff,
@@ -709,7 +688,7 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await
         }
-        Route::Events { mac } => events(c, req, shared, &mac, keep).await,
+        Route::Events { mac } => events(c, req, shared, mac, keep).await,
     }
 }
 
@@ -735,7 +714,7 @@ async fn reply_reject(
     req: &Request,
     rej: &Reject,
     keep: bool,
-    mac: Option<String>,
+    mac: Option<Mac>,
     cfg: &HttpConfig,
 ) -> io::Result<Outcome> {
     let (head, body) = reject_response(rej);
@@ -780,13 +759,13 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
         .send_file(&file, offset, n, cfg.send_timeout, |k| {
             pending += k;
             if pending >= 16 << 20 {
-                shared.store().served(ip, std::mem::take(&mut pending));
+                shared.store.fleet().served(ip, std::mem::take(&mut pending));
             }
         })
         .await;
     // Sends the short tail segment now.
     let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &false);
-    shared.store().served(ip, pending);
+    shared.store.fleet().served(ip, pending);
     let sent = sent?;
     if sent < n {
         // Content-Length promised more: the client must see the connection end.
@@ -795,7 +774,7 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
     Ok(Outcome { status: plan.status, bytes: sent, keep, mac: None })
 }
 
-async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: bool) -> io::Result<Outcome> {
+async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bool) -> io::Result<Outcome> {
     let cfg = &shared.cfg;
     // The checks that need no body come first, and close the connection: the body is not read.
     let early = |rej: Reject| (rej, keep && !req.has_body());
@@ -814,37 +793,34 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
         // Not the node's event: whoever sent it has not shown it is that node.
         Err((rej, keep)) => {
             let by_token = rej.status != 401;
-            return reply_reject(c, req, &rej, keep, by_token.then(|| mac.to_owned()), cfg).await;
+            return reply_reject(c, req, &rej, keep, by_token.then_some(mac), cfg).await;
         }
     };
     let body = match read_body(c, req, cfg).await? {
         Ok(b) => b,
-        Err(rej) => return reply_reject(c, req, &rej, false, Some(mac.to_owned()), cfg).await,
+        Err(rej) => return reply_reject(c, req, &rej, false, Some(mac), cfg).await,
     };
     let json = match decode_upload(format, &body, mac) {
         Ok(j) => j,
-        Err(rej) => return reply_reject(c, req, &rej, keep, Some(mac.to_owned()), cfg).await,
+        Err(rej) => return reply_reject(c, req, &rej, keep, Some(mac), cfg).await,
     };
-    // Written, fsynced and renamed on the blocking pool, so the other connections go on.
-    let (store, m, n) = (shared.store.clone(), mac.to_owned(), body.len());
-    let put = smol::unblock(move || {
-        let mut s = store.lock().unwrap_or_else(|e| e.into_inner());
-        s.put_inventory(&m, &json, unix_ms())
-    })
-    .await;
-    match put {
+    // Written, fsynced and renamed by the store's writer thread; this connection waits for it,
+    // the others go on.
+    let n = body.len();
+    drop(body);
+    match shared.store.put_inventory(mac, json).await {
         Ok(replaced) => {
             let location = format!("/api/v1/nodes/{mac}/inventory");
             let body = serde_json::to_vec(&serde_json::json!({ "mac": mac, "bytes": n, "replaced": replaced }))?;
             let head = Head::new(201).field("Content-Type", "application/json").field("Location", location);
             let mut o = reply(c, req, head, &body, keep, cfg).await?;
-            o.mac = Some(mac.to_owned());
+            o.mac = Some(mac);
             Ok(o)
         }
         Err(e) => {
             log::error!("http: storing {mac}'s inventory: {e}");
             let rej = Reject::new(500, format!("storing the inventory: {e}"));
-            reply_reject(c, req, &rej, keep, Some(mac.to_owned()), cfg).await
+            reply_reject(c, req, &rej, keep, Some(mac), cfg).await
         }
     }
 }
@@ -854,7 +830,7 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
 /// event changes nothing but the timeline: without one only a node the master knows gets it;
 /// with the node's token the master starts a timeline for it (a peer that booted from its own
 /// medium may post its first events before the master has recorded its manifest request).
-async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: bool) -> io::Result<Outcome> {
+async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bool) -> io::Result<Outcome> {
     let cfg = &shared.cfg;
     let small = HttpConfig { max_body: 16 << 10, ..cfg.clone() };
     let body = match read_body(c, req, &small).await? {
@@ -867,13 +843,7 @@ async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: &str, keep: b
     };
     let kind = format!("agent-{}", v.get("kind").and_then(|k| k.as_str()).unwrap_or("event"));
     let by_token = req.token.as_deref().is_some_and(|t| shared.key.check(mac, t));
-    let r = {
-        let mut s = shared.store();
-        s.agent_event(mac, &kind, unix_ms(), v, by_token).and_then(|_| s.flush())
-    };
-    if let Err(e) = r {
-        log::warn!("http: recording {mac}'s event: {e}");
-    }
+    shared.store.agent_event(mac, &kind, v, by_token);
     reply(c, req, Head::new(202), &[], keep, cfg).await
 }
 

@@ -1,14 +1,18 @@
-//! The only async code: sockets, timers and tasks on smol (the HTTP workers on `local`, a
-//! reactor per thread), driving the sans-IO cores of
-//! `netboot_proto` and `crate::serve`.
+//! The only async code: sockets, timers, files and threads on smol (the HTTP workers on
+//! `local`, a reactor per thread), driving the sans-IO cores of `netboot_proto`,
+//! `crate::serve` and `crate::machine` (docs/ARCHITECTURE.md, "The sans-IO line").
 
 pub(crate) mod agent;
+pub(crate) mod clock;
 pub(crate) mod dhcp;
+pub(crate) mod dhcp_client;
 pub(crate) mod dns;
 pub(crate) mod files;
 pub(crate) mod http;
 pub(crate) mod http_client;
 pub(crate) mod local;
 pub(crate) mod netlink;
+pub(crate) mod signals;
+pub(crate) mod store;
 pub(crate) mod tftp;
 pub(crate) mod udp;

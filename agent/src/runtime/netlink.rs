@@ -80,7 +80,14 @@ impl Rtnl {
             }
             if rtype == NLMSG_ERROR {
                 let err = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
-                return if err == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(-err)) };
+                return match err {
+                    0 => Ok(()),
+                    e if -e == nix::libc::EPERM => Err(io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "changing links, addresses or neighbours needs root or CAP_NET_ADMIN",
+                    )),
+                    e => Err(io::Error::from_raw_os_error(-e)),
+                };
             }
         }
     }

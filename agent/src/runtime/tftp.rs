@@ -101,7 +101,7 @@ enum TransferError {
 pub(crate) async fn serve(cfg: TftpConfig, ex: Rc<LocalExecutor<'static>>, stats: Rc<Stats>) -> anyhow::Result<()> {
     let root = Root::open(&cfg.root).map_err(|e| anyhow::anyhow!("tftp root {}: {e}", cfg.root.display()))?;
     let opts = UdpOptions { pktinfo: true, reuse_addr: true, ..UdpOptions::default() };
-    let sock = bind_udp(cfg.listen, &opts).map_err(|e| anyhow::anyhow!("tftp: bind {}: {e}", cfg.listen))?;
+    let sock = bind_udp(cfg.listen, &opts).map_err(|e| anyhow::anyhow!("tftp: {e}"))?;
     log::info!("tftp: serving {} on {} (read-only)", root.path().display(), local_v4(&sock)?);
     let clock = Instant::now();
     let active: Rc<RefCell<HashSet<SocketAddrV4>>> = Rc::default();

@@ -41,15 +41,36 @@ pub(crate) fn bind_udp(addr: SocketAddrV4, opts: &UdpOptions) -> io::Result<Asyn
         setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?;
     }
     if let Some(dev) = &opts.device {
-        setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))?;
+        setsockopt(&fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev)).map_err(|e| {
+            privileged(e, &format!("binding to interface {dev} (SO_BINDTODEVICE)"), "root or CAP_NET_RAW")
+        })?;
     }
     if let Some(n) = opts.rcvbuf {
         // Best effort: a smaller buffer costs drops under bursts, not correctness.
         let _ = setsockopt(&fd, sockopt::RcvBufForce, &n).or_else(|_| setsockopt(&fd, sockopt::RcvBuf, &n));
     }
-    bind(fd.as_raw_fd(), &SockaddrIn::from(addr))?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(addr)).map_err(|e| bind_error(e, "udp", addr))?;
     let sock = UdpSocket::from(fd);
     Async::new(sock)
+}
+
+/// An error that a missing privilege explains says which.
+pub(crate) fn privileged(e: nix::Error, what: &str, needs: &str) -> io::Error {
+    let e = io::Error::from(e);
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => io::Error::new(e.kind(), format!("{what}: {e}: this needs {needs}")),
+        _ => io::Error::new(e.kind(), format!("{what}: {e}")),
+    }
+}
+
+/// A failed bind(2) says what was bound, and for a port below 1024 what it takes.
+pub(crate) fn bind_error(e: nix::Error, proto: &str, addr: SocketAddrV4) -> io::Error {
+    let what = format!("binding {proto} {addr}");
+    if addr.port() < 1024 {
+        privileged(e, &what, "root or CAP_NET_BIND_SERVICE (ports below 1024)")
+    } else {
+        privileged(e, &what, "root")
+    }
 }
 
 /// A datagram and where it came from and to.

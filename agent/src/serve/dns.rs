@@ -24,17 +24,20 @@ const TTL: u32 = 60;
 
 /// Why a datagram got no answer at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Drop {
+pub enum Drop {
     /// Shorter than a header, or a response.
     NotAQuery,
 }
 
 /// The question of a query, names lower-cased without the trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Question {
-    pub(crate) name: String,
-    pub(crate) qtype: u16,
-    pub(crate) qclass: u16,
+pub struct Question {
+    /// QNAME.
+    pub name: String,
+    /// QTYPE.
+    pub qtype: u16,
+    /// QCLASS.
+    pub qclass: u16,
     /// Octets of the question section, to copy into the answer.
     end: usize,
 }
@@ -74,21 +77,23 @@ fn question(q: &[u8]) -> Option<Question> {
 
 /// Answers `query` into `out`; `lookup` maps a name we own to its address and answers `None`
 /// for names we do not own. Returns the reply length.
-pub(crate) fn answer(query: &[u8], lookup: impl Fn(&str) -> Option<Ipv4Addr>, out: &mut [u8]) -> Result<usize, Drop> {
+pub fn answer(query: &[u8], lookup: impl Fn(&str) -> Option<Ipv4Addr>, out: &mut [u8]) -> Result<usize, Drop> {
     let flags = be16(query, 2).ok_or(Drop::NotAQuery)?;
     if query.len() < 12 || flags & QR != 0 {
         return Err(Drop::NotAQuery);
     }
-    let id = [query[0], query[1]];
+    let id = be16(query, 0).ok_or(Drop::NotAQuery)?;
     let qdcount = be16(query, 4).unwrap_or(0);
     let reply_flags = |rcode: u16| QR | AA | (flags & RD) | (flags & OPCODE_MASK) | rcode;
-    let header_only = |out: &mut [u8], rcode: u16| -> Result<usize, Drop> {
-        let h = out.get_mut(..12).ok_or(Drop::NotAQuery)?;
-        h[..2].copy_from_slice(&id);
-        h[2..4].copy_from_slice(&reply_flags(rcode).to_be_bytes());
-        h[4..].fill(0);
-        Ok(12)
+    // The reply is assembled here and copied out whole: nothing indexes `out`.
+    let emit = |out: &mut [u8], reply: &[u8]| -> Result<usize, Drop> {
+        out.get_mut(..reply.len()).ok_or(Drop::NotAQuery)?.copy_from_slice(reply);
+        Ok(reply.len())
     };
+    let header = |rcode: u16, qd: u16, an: u16| -> Vec<u8> {
+        [id, reply_flags(rcode), qd, an, 0, 0].iter().flat_map(|v| v.to_be_bytes()).collect()
+    };
+    let header_only = |out: &mut [u8], rcode: u16| emit(out, &header(rcode, 0, 0));
     if flags & OPCODE_MASK != 0 {
         return header_only(out, RCODE_NOTIMP);
     }
@@ -102,26 +107,18 @@ pub(crate) fn answer(query: &[u8], lookup: impl Fn(&str) -> Option<Ipv4Addr>, ou
         Some(a) if q.qclass == CLASS_IN && q.qtype == TYPE_A => (0, Some(a)),
         Some(_) => (0, None),
     };
-    let qlen = q.end - 12;
-    let need = 12 + qlen + if addr.is_some() { 16 } else { 0 };
-    let o = out.get_mut(..need).ok_or(Drop::NotAQuery)?;
-    o[..2].copy_from_slice(&id);
-    o[2..4].copy_from_slice(&reply_flags(rcode).to_be_bytes());
-    o[4..6].copy_from_slice(&1u16.to_be_bytes());
-    o[6..8].copy_from_slice(&u16::from(addr.is_some()).to_be_bytes());
-    o[8..12].fill(0);
-    o[12..12 + qlen].copy_from_slice(&query[12..q.end]);
+    let mut reply = header(rcode, 1, u16::from(addr.is_some()));
+    reply.extend_from_slice(query.get(12..q.end).ok_or(Drop::NotAQuery)?);
     if let Some(a) = addr {
-        let r = &mut o[12 + qlen..];
-        // Name: a pointer to the question's name at offset 12.
-        r[..2].copy_from_slice(&0xc00cu16.to_be_bytes());
-        r[2..4].copy_from_slice(&TYPE_A.to_be_bytes());
-        r[4..6].copy_from_slice(&CLASS_IN.to_be_bytes());
-        r[6..10].copy_from_slice(&TTL.to_be_bytes());
-        r[10..12].copy_from_slice(&4u16.to_be_bytes());
-        r[12..16].copy_from_slice(&a.octets());
+        // Name: a pointer to the question's name at offset 12 (RFC 1035, section 4.1.4).
+        for v in [0xc00c, TYPE_A, CLASS_IN] {
+            reply.extend_from_slice(&v.to_be_bytes());
+        }
+        reply.extend_from_slice(&TTL.to_be_bytes());
+        reply.extend_from_slice(&4u16.to_be_bytes());
+        reply.extend_from_slice(&a.octets());
     }
-    Ok(need)
+    emit(out, &reply)
 }
 
 #[cfg(test)]

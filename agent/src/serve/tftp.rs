@@ -24,7 +24,7 @@ use netboot_proto::tftp::{ErrorCode, Limits, Negotiation, OptionList, Packet};
 
 /// What to do with a datagram that reached the server port.
 #[derive(Debug)]
-pub(crate) enum Decision<'a> {
+pub enum Decision<'a> {
     /// Start a read transfer of `file`.
     Read {
         /// The name as requested (for logs).
@@ -52,7 +52,7 @@ pub(crate) enum Decision<'a> {
 
 /// Why a name was not served.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// No such file (or not a regular file).
     NotFound,
     /// The name leaves the root, or the file may not be read.
@@ -61,25 +61,25 @@ pub(crate) enum Refusal {
 
 /// The directory served, held open so that every lookup starts from it.
 #[derive(Debug)]
-pub(crate) struct Root {
+pub struct Root {
     dir: OwnedFd,
     path: PathBuf,
 }
 
 impl Root {
     /// Opens `path` as the root.
-    pub(crate) fn open(path: &Path) -> io::Result<Root> {
+    pub fn open(path: &Path) -> io::Result<Root> {
         let dir = std::fs::OpenOptions::new().read(true).custom_flags_dir().open(path)?;
         Ok(Root { dir: dir.into(), path: path.to_path_buf() })
     }
 
     /// The root's path, for logs.
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Opens the file a client asked for, confined to the root.
-    pub(crate) fn open_file(&self, requested: &[u8]) -> Result<(File, u64), Refusal> {
+    pub fn open_file(&self, requested: &[u8]) -> Result<(File, u64), Refusal> {
         let rel = normalise(requested)?;
         let fd = open_beneath(self.dir.as_fd(), &rel).map_err(|e| match e {
             nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => Refusal::NotFound,
@@ -149,7 +149,7 @@ fn open_checked(dir: std::os::fd::BorrowedFd<'_>, rel: &Path) -> Result<OwnedFd,
 }
 
 /// Decides what a datagram to port 69 gets.
-pub(crate) fn decide<'a>(datagram: &'a [u8], root: &Root, limits: &Limits) -> Decision<'a> {
+pub fn decide<'a>(datagram: &'a [u8], root: &Root, limits: &Limits) -> Decision<'a> {
     let packet = match Packet::parse(datagram) {
         Ok(p) => p,
         Err(e) => return Decision::Drop { why: format!("malformed: {e}") },

@@ -27,6 +27,7 @@ use super::error::Error;
 /// A client system architecture type (option 93). Every value is valid data; the constants name
 /// the registered ones a boot server must tell apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(transparent))]
 pub struct ClientArch(pub u16);
 
 impl ClientArch {

@@ -13,17 +13,21 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 
+use netboot_proto::Mac;
 use serde::{Deserialize, Serialize};
 
 /// A client's identity: option 61 when sent, else the hardware type and address (RFC 2131,
 /// section 4.2), as hex.
-pub(crate) type ClientKey = String;
+pub type ClientKey = String;
 
 /// What an address is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum State {
+pub enum State {
     /// Offered, held for the client until the time given.
-    Offered { until: u64 },
+    Offered {
+        /// Unix seconds.
+        until: u64,
+    },
     /// Bound until `expires`.
     Bound,
     /// Given back (RELEASE) or expired: free, but remembered for its last client.
@@ -34,46 +38,44 @@ pub(crate) enum State {
 
 /// One address's entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Lease {
-    pub(crate) key: ClientKey,
-    pub(crate) mac: Option<[u8; 6]>,
-    pub(crate) state: State,
+pub struct Lease {
+    /// The client.
+    pub key: ClientKey,
+    /// Its hardware address, for an Ethernet client.
+    pub mac: Option<[u8; 6]>,
+    /// What the address is doing.
+    pub state: State,
     /// Unix seconds: end of the binding or of the decline quarantine.
-    pub(crate) expires: u64,
-    pub(crate) hostname: Option<String>,
+    pub expires: u64,
+    /// The client's name (option 12, or made up), for DNS.
+    pub hostname: Option<String>,
 }
 
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
-pub(crate) enum Record {
+pub enum Record {
     /// `ip` bound to `key` until `expires`.
+    #[allow(missing_docs)]
     Bind { key: ClientKey, mac: Option<String>, ip: Ipv4Addr, expires: u64, host: Option<String> },
     /// `ip` given back by `key`.
+    #[allow(missing_docs)]
     Release { key: ClientKey, ip: Ipv4Addr },
     /// `ip` declined; quarantined until `expires`.
+    #[allow(missing_docs)]
     Decline { key: ClientKey, ip: Ipv4Addr, expires: u64 },
 }
 
 /// The table.
 #[derive(Debug, Default)]
-pub(crate) struct Leases {
+pub struct Leases {
     by_ip: BTreeMap<Ipv4Addr, Lease>,
     by_key: HashMap<ClientKey, Ipv4Addr>,
 }
 
-pub(crate) fn mac_text(mac: &[u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let v: Vec<u8> = s.split(':').map(|p| u8::from_str_radix(p, 16)).collect::<Result<_, _>>().ok()?;
-    v.try_into().ok()
-}
-
 impl Leases {
     /// Applies a journal record (replay, and the core's own changes).
-    pub(crate) fn apply(&mut self, r: &Record) {
+    pub fn apply(&mut self, r: &Record) {
         match r {
             Record::Bind { key, mac, ip, expires, host } => {
                 self.forget_other_address(key, *ip);
@@ -81,7 +83,7 @@ impl Leases {
                     *ip,
                     Lease {
                         key: key.clone(),
-                        mac: mac.as_deref().and_then(parse_mac),
+                        mac: mac.as_deref().and_then(Mac::parse).map(Mac::octets),
                         state: State::Bound,
                         expires: *expires,
                         hostname: host.clone(),
@@ -114,18 +116,18 @@ impl Leases {
     }
 
     /// The entry for an address.
-    pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
+    pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
         self.by_ip.get(&ip)
     }
 
     /// The address last tied to a client.
-    pub(crate) fn address_of(&self, key: &str) -> Option<Ipv4Addr> {
+    pub fn address_of(&self, key: &str) -> Option<Ipv4Addr> {
         self.by_key.get(key).copied()
     }
 
     /// Whether `key` may have `ip` now: nobody else holds it (bound, offered or quarantined and
     /// not yet run out).
-    pub(crate) fn available(&self, ip: Ipv4Addr, key: &str, now: u64) -> bool {
+    pub fn available(&self, ip: Ipv4Addr, key: &str, now: u64) -> bool {
         match self.by_ip.get(&ip) {
             None => true,
             Some(l) if l.key == key && l.state != State::Declined => true,
@@ -144,7 +146,7 @@ impl Leases {
     }
 
     /// Holds `ip` for `key` until `until` (an offer; not journaled).
-    pub(crate) fn offer(&mut self, ip: Ipv4Addr, key: &str, mac: Option<[u8; 6]>, until: u64) {
+    pub fn offer(&mut self, ip: Ipv4Addr, key: &str, mac: Option<[u8; 6]>, until: u64) {
         self.forget_other_address(key, ip);
         let hostname = self.by_ip.get(&ip).filter(|l| l.key == key).and_then(|l| l.hostname.clone());
         self.by_ip
@@ -153,7 +155,7 @@ impl Leases {
     }
 
     /// Drops an offer the client turned down (it chose another server).
-    pub(crate) fn withdraw_offer(&mut self, key: &str) {
+    pub fn withdraw_offer(&mut self, key: &str) {
         if let Some(ip) = self.by_key.get(key).copied()
             && let Some(l) =
                 self.by_ip.get_mut(&ip).filter(|l| l.key == key && matches!(l.state, State::Offered { .. }))
@@ -165,7 +167,7 @@ impl Leases {
     /// Picks an address in `pool` for `key`: its current or last one, else the one it asks
     /// for, else the first never-used address after a point hashed from the key (so clients
     /// spread over the pool and a client's first address is stable), else any available one.
-    pub(crate) fn choose(
+    pub fn choose(
         &self,
         key: &str,
         requested: Option<Ipv4Addr>,
@@ -200,7 +202,7 @@ impl Leases {
     }
 
     /// Live entries as records: what a compacted journal holds.
-    pub(crate) fn snapshot(&self) -> Vec<Record> {
+    pub fn snapshot(&self) -> Vec<Record> {
         let mut out = Vec::new();
         for (ip, l) in &self.by_ip {
             match l.state {
@@ -208,7 +210,7 @@ impl Leases {
                 // its last client across compaction.
                 State::Bound | State::Free => out.push(Record::Bind {
                     key: l.key.clone(),
-                    mac: l.mac.as_ref().map(mac_text),
+                    mac: l.mac.map(|m| Mac(m).to_string()),
                     ip: *ip,
                     expires: if l.state == State::Free { 0 } else { l.expires },
                     host: l.hostname.clone(),
@@ -221,13 +223,18 @@ impl Leases {
     }
 
     /// Bound leases (for DNS names and the report).
-    pub(crate) fn bound(&self, now: u64) -> impl Iterator<Item = (Ipv4Addr, &Lease)> + '_ {
+    pub fn bound(&self, now: u64) -> impl Iterator<Item = (Ipv4Addr, &Lease)> + '_ {
         self.by_ip.iter().filter(move |(_, l)| l.state == State::Bound && l.expires > now).map(|(ip, l)| (*ip, l))
     }
 
     /// Entries in the table.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.by_ip.len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.by_ip.is_empty()
     }
 }
 

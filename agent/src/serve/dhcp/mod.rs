@@ -18,18 +18,20 @@
 //! Modes: `Full` hands out addresses; `Proxy` answers only PXE clients, with boot options and
 //! no address, for a segment that already has a DHCP server; `Off` answers nobody.
 
-pub(crate) mod leases;
+pub mod leases;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use netboot_proto::dhcpv4::pxe::{BootClass, SuboptionWriter, vendor};
+use netboot_proto::Mac;
+use netboot_proto::dhcpv4::ClientMachineId;
+use netboot_proto::dhcpv4::pxe::{BootClass, ClientArch, SuboptionWriter, vendor};
 use netboot_proto::dhcpv4::{CLIENT_PORT, DhcpOption, Ipv4List, MessageType, PXE_PORT, Repr, SERVER_PORT, max_len_for};
 
-use leases::{ClientKey, Leases, Record, State, mac_text};
+use leases::{ClientKey, Leases, Record, State};
 
 /// How the server takes part on its segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// Addresses and boot options.
     Full,
     /// Boot options only, to PXE clients (another server gives addresses).
@@ -40,23 +42,25 @@ pub(crate) enum Mode {
 
 /// A subnet with its pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Subnet {
+pub struct Subnet {
     /// Network address.
-    pub(crate) network: Ipv4Addr,
+    pub network: Ipv4Addr,
     /// Prefix length.
-    pub(crate) prefix: u8,
+    pub prefix: u8,
     /// First and last address handed out.
-    pub(crate) pool: (Ipv4Addr, Ipv4Addr),
+    pub pool: (Ipv4Addr, Ipv4Addr),
     /// Default gateway for clients, if any.
-    pub(crate) router: Option<Ipv4Addr>,
+    pub router: Option<Ipv4Addr>,
 }
 
 impl Subnet {
-    pub(crate) fn mask(&self) -> Ipv4Addr {
+    /// The netmask.
+    pub fn mask(&self) -> Ipv4Addr {
         Ipv4Addr::from(u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0))
     }
 
-    pub(crate) fn contains(&self, ip: Ipv4Addr) -> bool {
+    /// Whether `ip` is on the subnet.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
         u32::from(ip) & u32::from(self.mask()) == u32::from(self.network)
     }
 
@@ -66,7 +70,7 @@ impl Subnet {
 
     /// The subnet of `addr/prefix`, with a pool of everything but the first address, the
     /// broadcast address and `addr` itself (the server) when it sits at either end.
-    pub(crate) fn around(addr: Ipv4Addr, prefix: u8) -> Option<Subnet> {
+    pub fn around(addr: Ipv4Addr, prefix: u8) -> Option<Subnet> {
         if !(8..=30).contains(&prefix) {
             return None;
         }
@@ -90,123 +94,142 @@ impl Subnet {
 
 /// Boot files by client type (paths under the TFTP root, or URLs).
 #[derive(Debug, Clone)]
-pub(crate) struct Boot {
+pub struct Boot {
     /// Legacy BIOS PXE ROMs (architecture 0).
-    pub(crate) bios: String,
+    pub bios: String,
     /// x86-64 UEFI PXE (7, 9).
-    pub(crate) efi_x64: String,
+    pub efi_x64: String,
     /// IA-32 UEFI (6), when there is a binary for it.
-    pub(crate) efi_ia32: Option<String>,
+    pub efi_ia32: Option<String>,
     /// ARM64 UEFI (11), when there is a binary for it.
-    pub(crate) efi_arm64: Option<String>,
+    pub efi_arm64: Option<String>,
     /// The iPXE script URL (`http://<server>/boot.ipxe`).
-    pub(crate) script_url: String,
+    pub script_url: String,
     /// Base URL for UEFI HTTP boot (`http://<server>/`).
-    pub(crate) http_base: String,
+    pub http_base: String,
 }
 
 /// Server configuration.
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub struct Config {
     /// Participation.
-    pub(crate) mode: Mode,
+    pub mode: Mode,
     /// The server's address on the segment: server identifier, next server, DNS.
-    pub(crate) server: Ipv4Addr,
+    pub server: Ipv4Addr,
     /// The directly attached subnet.
-    pub(crate) subnet: Subnet,
+    pub subnet: Subnet,
     /// Subnets behind relay agents, chosen by giaddr.
-    pub(crate) relays: Vec<Subnet>,
+    pub relays: Vec<Subnet>,
     /// DNS domain given to clients.
-    pub(crate) domain: Option<String>,
+    pub domain: Option<String>,
     /// Lease time, seconds.
-    pub(crate) lease_secs: u32,
+    pub lease_secs: u32,
     /// How long an offer holds its address, seconds.
-    pub(crate) offer_secs: u32,
+    pub offer_secs: u32,
     /// How long a declined address stays out of use, seconds.
-    pub(crate) decline_secs: u32,
+    pub decline_secs: u32,
     /// Boot files.
-    pub(crate) boot: Boot,
+    pub boot: Boot,
 }
 
 /// Where a reply goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dest {
+pub enum Dest {
     /// 255.255.255.255 on the interface, to `port`.
-    Broadcast { port: u16 },
+    Broadcast {
+        /// 68, or 4011's client port.
+        port: u16,
+    },
     /// An address that can already receive unicast (ciaddr, a relay, a port 4011 client).
     Unicast(SocketAddrV4),
     /// A client without an address yet: unicast to `ip` at hardware address `mac` (RFC 2131
     /// section 4.1); a runtime that cannot add the neighbour entry broadcasts instead.
-    Hardware { ip: Ipv4Addr, mac: [u8; 6] },
+    Hardware {
+        /// The address given.
+        ip: Ipv4Addr,
+        /// The client's hardware address.
+        mac: [u8; 6],
+    },
 }
 
-/// What happened, for the per-MAC timeline.
+/// What happened, for the per-MAC timeline, with what the DHCP layer tells of the client: its
+/// architecture, machine UUID, vendor and user classes, and the relay it came through.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct Event {
-    /// The client's MAC.
-    pub(crate) mac: String,
+pub struct Event {
+    /// The client's MAC (an Ethernet client; other hardware types have none).
+    pub mac: Option<Mac>,
     /// `discover`, `offer`, `request`, `ack`, `nak`, `release`, `decline`, `inform`,
     /// `proxy-offer`, `pxe-ack`.
-    pub(crate) kind: &'static str,
+    pub kind: &'static str,
     /// The address involved.
-    pub(crate) ip: Option<Ipv4Addr>,
-    /// Client architecture (option 93).
-    pub(crate) arch: Option<u16>,
+    pub ip: Option<Ipv4Addr>,
+    /// Client architecture (option 93, else from a PXE vendor class).
+    pub arch: Option<ClientArch>,
     /// Option 60.
-    pub(crate) vendor_class: Option<String>,
-    /// Option 97 as a UUID.
-    pub(crate) uuid: Option<String>,
+    pub vendor_class: Option<String>,
+    /// Option 77, each RFC 3004 instance (or iPXE's bare value) as text, joined by `,`.
+    pub user_class: Option<String>,
+    /// Option 97 as a UUID, in SMBIOS byte order.
+    pub uuid: Option<String>,
     /// The client is iPXE.
-    pub(crate) ipxe: bool,
+    pub ipxe: bool,
     /// The boot file or URL given.
-    pub(crate) boot: Option<String>,
-    /// The relay agent (giaddr) and its option 82 circuit and remote ids, hex.
-    pub(crate) relay: Option<String>,
+    pub boot: Option<String>,
+    /// The relay agent (giaddr) a relayed request came through.
+    pub relay: Option<Ipv4Addr>,
+    /// Option 82's circuit id (RFC 3046, section 3.1), hex.
+    pub circuit_id: Option<String>,
+    /// Option 82's remote id (RFC 3046, section 3.2), hex.
+    pub remote_id: Option<String>,
     /// Why, for a NAK or a silent drop.
-    pub(crate) note: Option<&'static str>,
+    pub note: Option<&'static str>,
 }
 
 /// The result of one request.
 #[derive(Debug)]
-pub(crate) struct Outcome {
+pub struct Outcome {
     /// A reply of `len` octets in the caller's buffer, and where to send it.
-    pub(crate) reply: Option<(usize, Dest)>,
+    pub reply: Option<(usize, Dest)>,
     /// What must be on disk before the reply leaves.
-    pub(crate) record: Option<Record>,
+    pub record: Option<Record>,
     /// For the timeline.
-    pub(crate) events: Vec<Event>,
+    pub events: Vec<Event>,
 }
 
 /// Why a request got nothing back, counted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Stats {
-    pub(crate) requests: u64,
-    pub(crate) replies: u64,
-    pub(crate) naks: u64,
+pub struct Stats {
+    /// Datagrams decided.
+    pub requests: u64,
+    /// Replies sent.
+    pub replies: u64,
+    /// NAKs among them.
+    pub naks: u64,
     /// Not a DHCP request (a reply, BOOTP without option 53, ...).
-    pub(crate) not_for_us: u64,
+    pub not_for_us: u64,
     /// Another server's business (SELECTING another server, INFORM in proxy mode...).
-    pub(crate) ignored: u64,
+    pub ignored: u64,
     /// No address left.
-    pub(crate) pool_exhausted: u64,
+    pub pool_exhausted: u64,
     /// From a relay with no configured subnet.
-    pub(crate) unknown_relay: u64,
+    pub unknown_relay: u64,
     /// The reply did not fit the client's maximum message size.
-    pub(crate) emit_failed: u64,
+    pub emit_failed: u64,
 }
 
 /// The server.
-pub(crate) struct Server {
+pub struct Server {
     cfg: Config,
     leases: Leases,
-    pub(crate) stats: Stats,
+    /// What it decided, counted.
+    pub stats: Stats,
 }
 
 /// What a request is, read once.
 struct Client<'r> {
     key: ClientKey,
     mac: Option<[u8; 6]>,
-    arch: Option<u16>,
+    arch: Option<ClientArch>,
     class: Option<BootClass>,
     ipxe: bool,
     uuid: Option<[u8; 16]>,
@@ -218,11 +241,13 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl Server {
-    pub(crate) fn new(cfg: Config, leases: Leases) -> Server {
+    /// A server with this configuration and the leases replayed from the journal.
+    pub fn new(cfg: Config, leases: Leases) -> Server {
         Server { cfg, leases, stats: Stats::default() }
     }
 
-    pub(crate) fn leases(&self) -> &Leases {
+    /// The lease table.
+    pub fn leases(&self) -> &Leases {
         &self.leases
     }
 
@@ -236,11 +261,7 @@ impl Server {
         Client {
             key,
             mac: req.mac(),
-            arch: req
-                .client_arch()
-                .and_then(|l| l.first())
-                .map(|a| a.0)
-                .or_else(|| vc.and_then(|v| v.arch()).map(|a| a.0)),
+            arch: req.client_arch().and_then(|l| l.first()).or_else(|| vc.and_then(|v| v.arch())),
             class: vc.map(|v| v.class),
             ipxe: req.is_ipxe(),
             uuid: req.client_machine_id().map(|m| m.guid),
@@ -249,25 +270,28 @@ impl Server {
     }
 
     fn event(&self, c: &Client<'_>, req: &Repr<'_>, kind: &'static str) -> Event {
-        let relay = (!req.giaddr.is_unspecified()).then(|| {
-            let info = req.relay_agent_info();
-            format!(
-                "{} circuit={} remote={}",
-                req.giaddr,
-                info.and_then(|i| i.circuit_id()).map(hex).unwrap_or_default(),
-                info.and_then(|i| i.remote_id()).map(hex).unwrap_or_default()
-            )
+        let info = req.relay_agent_info();
+        let user_class = req.user_class().map(|u| {
+            let parts: Vec<String> = if u.is_rfc3004() {
+                u.instances().map(|i| String::from_utf8_lossy(i).into_owned()).collect()
+            } else {
+                vec![String::from_utf8_lossy(u.raw()).into_owned()]
+            };
+            parts.join(",")
         });
         Event {
-            mac: c.mac.as_ref().map(mac_text).unwrap_or_else(|| hex(req.hw_addr())),
+            mac: c.mac.map(Mac),
             kind,
             ip: None,
             arch: c.arch,
             vendor_class: c.vendor_class.map(|v| String::from_utf8_lossy(v).into_owned()),
-            uuid: c.uuid.map(|g| uuid_le(&g)),
+            user_class,
+            uuid: c.uuid.map(|guid| ClientMachineId { guid }.uuid_le().to_string()),
             ipxe: c.ipxe,
             boot: None,
-            relay,
+            relay: (!req.giaddr.is_unspecified()).then_some(req.giaddr),
+            circuit_id: info.and_then(|i| i.circuit_id()).map(hex),
+            remote_id: info.and_then(|i| i.remote_id()).map(hex),
             note: None,
         }
     }
@@ -279,10 +303,10 @@ impl Server {
             return Some((b.script_url.clone(), false));
         }
         let arch = match c.class? {
-            BootClass::PxeClient | BootClass::HttpClient => c.arch.unwrap_or(0),
+            BootClass::PxeClient | BootClass::HttpClient => c.arch.unwrap_or(ClientArch::X86_BIOS),
             BootClass::Other => return None,
         };
-        match arch {
+        match arch.0 {
             0 => Some((b.bios.clone(), false)),
             7 | 9 => Some((b.efi_x64.clone(), false)),
             6 => b.efi_ia32.clone().map(|f| (f, false)),
@@ -295,14 +319,7 @@ impl Server {
 
     /// Handles one datagram that arrived on `port` (67 or 4011) from `from`, at `now` (Unix
     /// seconds). The reply, if any, is written to `out`.
-    pub(crate) fn handle(
-        &mut self,
-        req: &Repr<'_>,
-        port: u16,
-        from: SocketAddrV4,
-        now: u64,
-        out: &mut [u8],
-    ) -> Outcome {
+    pub fn handle(&mut self, req: &Repr<'_>, port: u16, from: SocketAddrV4, now: u64, out: &mut [u8]) -> Outcome {
         self.stats.requests += 1;
         let mut outcome = Outcome { reply: None, record: None, events: Vec::new() };
         let Some(kind) = req.message_type().filter(|_| req.op == netboot_proto::dhcpv4::Op::Request) else {
@@ -469,7 +486,7 @@ impl Server {
         let host = data.host.clone().or_else(|| Self::host_name(req, c));
         let rec = Record::Bind {
             key: c.key.clone(),
-            mac: c.mac.as_ref().map(mac_text),
+            mac: c.mac.map(|m| Mac(m).to_string()),
             ip: wanted,
             expires: now + u64::from(self.cfg.lease_secs),
             host: host.clone(),
@@ -713,19 +730,6 @@ fn kind_name(k: MessageType) -> &'static str {
         MessageType::Inform => "inform",
         _ => "other",
     }
-}
-
-/// The SMBIOS-style text of a client GUID (first three fields little-endian).
-pub(crate) fn uuid_le(g: &[u8; 16]) -> String {
-    let order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
-    let mut s = String::with_capacity(36);
-    for (i, &at) in order.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        s.push_str(&format!("{:02x}", g[at]));
-    }
-    s
 }
 
 #[cfg(test)]

@@ -1,0 +1,19 @@
+//! recon's agent as a library: everything the `recon` binary does, for the binary
+//! (`src/main.rs`, which only calls [`cli::main`]), the fuzz targets and the tests.
+//!
+//! - [`machine`]: the agent's typed state machine (Probe → Elect → Serve | Fetch → Inventory →
+//!   Upload → Poweroff), no I/O;
+//! - [`serve`]: the master's services as sans-IO cores (DHCP, TFTP, DNS, HTTP, the node records);
+//! - `runtime`: the only async code (smol), sockets, timers, files and threads;
+//! - [`cli`]: the command line.
+//!
+//! docs/ARCHITECTURE.md draws the whole.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+mod dump;
+pub mod machine;
+mod master;
+mod runtime;
+pub mod serve;

@@ -1,0 +1,419 @@
+//! The master's data directory, and the one thread that writes it:
+//!
+//! ```text
+//! <data>/leases.jsonl                     the DHCP lease journal (runtime::dhcp's committer)
+//! <data>/events.jsonl                     every event of every client, in order
+//! <data>/nodes/<mac>/events.jsonl         a boot node's timeline: dhcp, tftp, http, agent, ...
+//! <data>/nodes/<mac>/inventory.json       the newest inventory it uploaded
+//! <data>/nodes/<mac>/inventories/<t>.json every inventory it uploaded, by arrival (Unix ms)
+//! <data>/secret                           the key upload tokens are minted with (32 octets, 0600)
+//! ```
+//!
+//! `<mac>` is the boot MAC with dashes (`52-54-00-12-34-56`): the stick's partition may be FAT,
+//! where `:` is not allowed in names.
+//!
+//! The node records live in memory ([`Fleet`], behind a mutex that is only ever held for
+//! in-memory work); every file is written by the writer thread, fed through a channel. So the
+//! DHCP, TFTP and DNS loops and the HTTP workers never wait on a disk: an event costs them a
+//! lock, a serialisation and a send. An upload waits for its own write: the inventory is written
+//! atomically (temporary file, fsync, rename, directory fsync) and the logs fsynced before
+//! [`Store::put_inventory`] returns, and only then does HTTP answer 201. Events are flushed to
+//! the kernel after every batch and fsynced with the next inventory or [`Store::sync`].
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use netboot_proto::Mac;
+
+use super::clock::unix_ms;
+use super::files::{Journal, write_atomic};
+use crate::serve::fleet::{Fleet, Line};
+
+/// Per-node timeline files kept open at once; past this all are closed and reopened on demand.
+const MAX_OPEN_LOGS: usize = 128;
+
+/// Lines waiting for the writer at most; past this new events are dropped (and counted) rather
+/// than grow the master's memory while a disk stalls.
+const MAX_QUEUED: usize = 100_000;
+
+/// Work for the writer thread, done in order.
+enum Job {
+    /// Append a line to the logs.
+    Append(Line),
+    /// Store an inventory, record its event, fsync; then answer.
+    Inventory { mac: Mac, json: Vec<u8>, done: smol::channel::Sender<io::Result<bool>> },
+    /// Fsync the logs; then answer.
+    Sync(smol::channel::Sender<io::Result<()>>),
+}
+
+/// The data directory: the node records and the writer's channel. Shared by every service.
+pub(crate) struct Store {
+    root: PathBuf,
+    fleet: Arc<Mutex<Fleet>>,
+    /// `None` once dropped: the writer then finishes what it was given and ends.
+    tx: Option<Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    queued: Arc<AtomicUsize>,
+    /// Events dropped because the writer was [`MAX_QUEUED`] lines behind.
+    dropped: AtomicU64,
+}
+
+/// Every store this process opened, for [`sync_all`].
+static OPEN: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
+
+/// Writes and fsyncs everything every open store was given (before the process exits on a
+/// signal: systemd stops the agent before it unmounts RECONDATA at power-off).
+pub(crate) fn sync_all() {
+    let open: Vec<Arc<Store>> =
+        OPEN.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
+    for s in open {
+        match s.sync_blocking() {
+            Ok(()) => log::info!("store: {} synced", s.root.display()),
+            Err(e) => log::error!("store: syncing {}: {e}", s.root.display()),
+        }
+    }
+}
+
+/// `<data>/nodes/<mac>`.
+pub(crate) fn node_dir(root: &Path, mac: Mac) -> PathBuf {
+    root.join("nodes").join(mac.dashed().to_string())
+}
+
+impl Store {
+    /// Opens `root` (creating it), reads every node's timeline back (a torn last line, from a
+    /// crash mid-append, is cut off the file, so the next append starts a line of its own), and
+    /// starts the writer thread.
+    pub(crate) fn open(root: &Path) -> io::Result<Arc<Store>> {
+        fs::create_dir_all(root.join("nodes"))?;
+        let mut fleet = Fleet::new();
+        let mut skipped = 0usize;
+        for e in fs::read_dir(root.join("nodes"))? {
+            let e = e?;
+            let Some(mac) = e.file_name().to_str().and_then(Mac::parse) else { continue };
+            let path = e.path().join("events.jsonl");
+            if !path.exists() {
+                continue;
+            }
+            let (_, replay) = Journal::open(&path)?;
+            if replay.torn_tail {
+                log::warn!("store: {} ended in a partial line (a crash mid-write); it was cut off", path.display());
+            }
+            for line in &replay.lines {
+                if !fleet.replay(mac, line) {
+                    skipped += 1;
+                }
+            }
+        }
+        if skipped > 0 {
+            log::warn!("store: {skipped} timeline lines were not JSON objects and were left out");
+        }
+        // The global log too: a torn tail there would glue the next line onto it.
+        let (log, replay) = Journal::open(&root.join("events.jsonl"))?;
+        if replay.torn_tail {
+            log::warn!("store: events.jsonl ended in a partial line; it was cut off");
+        }
+        drop(log);
+        let fleet = Arc::new(Mutex::new(fleet));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let mut w = Writer::open(root, fleet.clone(), queued.clone())?;
+        let writer = std::thread::Builder::new().name("store-writer".into()).spawn(move || w.run(&rx))?;
+        let store = Arc::new(Store {
+            root: root.to_owned(),
+            fleet,
+            tx: Some(tx),
+            writer: Some(writer),
+            queued,
+            dropped: AtomicU64::new(0),
+        });
+        OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&store));
+        Ok(store)
+    }
+
+    /// The node records. Hold the guard for in-memory work only.
+    pub(crate) fn fleet(&self) -> MutexGuard<'_, Fleet> {
+        // A panic elsewhere while holding the lock leaves the records as usable as before it.
+        self.fleet.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, job: Job) {
+        if self.tx.as_ref().is_none_or(|tx| tx.send(job).is_err()) {
+            log::error!("store: the writer thread has stopped; nothing more is written");
+        }
+    }
+
+    fn append(&self, line: Line) {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            if self.dropped.fetch_add(1, Ordering::Relaxed).is_power_of_two() {
+                log::warn!("store: the disk is {MAX_QUEUED} events behind; dropping events");
+            }
+            return;
+        }
+        self.send(Job::Append(line));
+    }
+
+    /// Records an event for `mac` now (see [`Fleet::event`]) and queues its line.
+    pub(crate) fn event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) {
+        let line = self.fleet().event(mac, kind, unix_ms(), fields, boot);
+        self.append(line);
+    }
+
+    /// Records an agent's event unless it is a copy (see [`Fleet::agent_event`]); whether it
+    /// was recorded.
+    pub(crate) fn agent_event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) -> bool {
+        let line = self.fleet().agent_event(mac, kind, unix_ms(), fields, boot);
+        match line {
+            Some(l) => {
+                self.append(l);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stores an uploaded inventory (JSON) durably and records it; whether it replaced an
+    /// earlier one. Returns once the file and the logs are fsynced.
+    pub(crate) async fn put_inventory(&self, mac: Mac, json: Vec<u8>) -> io::Result<bool> {
+        let (done, answer) = smol::channel::bounded(1);
+        self.send(Job::Inventory { mac, json, done });
+        answer.recv().await.map_err(|_| io::Error::other("the store's writer stopped"))?
+    }
+
+    /// Fsyncs every log written so far.
+    pub(crate) async fn sync(&self) -> io::Result<()> {
+        let (done, answer) = smol::channel::bounded(1);
+        self.send(Job::Sync(done));
+        answer.recv().await.map_err(|_| io::Error::other("the store's writer stopped"))?
+    }
+
+    /// [`Store::sync`] for a thread that may block.
+    pub(crate) fn sync_blocking(&self) -> io::Result<()> {
+        smol::block_on(self.sync())
+    }
+
+    /// Where the node's newest inventory is (it may not exist).
+    pub(crate) fn inventory_path(&self, mac: Mac) -> PathBuf {
+        node_dir(&self.root, mac).join("inventory.json")
+    }
+
+    /// Events dropped because the disk fell behind.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The master's 32-octet secret, created on first use from the kernel's random source
+    /// (`/dev/urandom`, which is getrandom's pool) and written atomically with mode 0600. It is
+    /// read back on every later start, so the tokens of nodes already booted stay valid across a
+    /// restart; a file of another size is an error, not something to replace silently.
+    pub(crate) fn secret(&self) -> io::Result<[u8; 32]> {
+        let path = self.root.join("secret");
+        match fs::read(&path) {
+            Ok(b) => {
+                return b.try_into().map_err(|b: Vec<u8>| {
+                    io::Error::other(format!("{}: {} octets, expected 32", path.display(), b.len()))
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut key = [0u8; 32];
+        io::Read::read_exact(&mut File::open("/dev/urandom")?, &mut key)?;
+        let tmp = self.root.join(format!(".secret.tmp.{}", std::process::id()));
+        let res = (|| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            // Two masters starting at once on one directory: the first key stays.
+            fs::hard_link(&tmp, &path)?;
+            File::open(&self.root)?.sync_all()
+        })();
+        let _ = fs::remove_file(&tmp);
+        match res {
+            Ok(()) => Ok(key),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.secret(),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Store {
+    /// Waits until the writer has written, flushed and fsynced everything it was given.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The writer thread's files.
+struct Writer {
+    root: PathBuf,
+    fleet: Arc<Mutex<Fleet>>,
+    queued: Arc<AtomicUsize>,
+    log: BufWriter<File>,
+    open_logs: HashMap<Mac, File>,
+}
+
+impl Writer {
+    fn open(root: &Path, fleet: Arc<Mutex<Fleet>>, queued: Arc<AtomicUsize>) -> io::Result<Writer> {
+        let log = BufWriter::new(OpenOptions::new().create(true).append(true).open(root.join("events.jsonl"))?);
+        Ok(Writer { root: root.to_owned(), fleet, queued, log, open_logs: HashMap::new() })
+    }
+
+    /// Does every job waiting, flushes, and waits for more; ends when every sender is gone.
+    fn run(&mut self, rx: &Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(job) = next {
+                self.job(job);
+                next = rx.try_recv().ok();
+            }
+            if let Err(e) = self.log.flush() {
+                log::error!("store: writing events.jsonl: {e}");
+            }
+        }
+        let _ = self.sync();
+    }
+
+    fn job(&mut self, job: Job) {
+        match job {
+            Job::Append(line) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                if let Err(e) = self.append(&line) {
+                    log::error!("store: appending an event: {e}");
+                }
+            }
+            Job::Inventory { mac, json, done } => {
+                let r = self.inventory(mac, &json);
+                if let Err(e) = &r {
+                    log::error!("store: storing {mac}'s inventory: {e}");
+                }
+                let _ = done.try_send(r);
+            }
+            Job::Sync(done) => {
+                let _ = done.try_send(self.sync());
+            }
+        }
+    }
+
+    fn append(&mut self, line: &Line) -> io::Result<()> {
+        self.log.write_all(line.text.as_bytes())?;
+        self.log.write_all(b"\n")?;
+        let Some(mac) = line.node else { return Ok(()) };
+        let f = match self.open_logs.get_mut(&mac) {
+            Some(f) => f,
+            None => {
+                if self.open_logs.len() >= MAX_OPEN_LOGS {
+                    self.open_logs.clear();
+                }
+                let dir = node_dir(&self.root, mac);
+                fs::create_dir_all(&dir)?;
+                let f = OpenOptions::new().create(true).append(true).open(dir.join("events.jsonl"))?;
+                self.open_logs.entry(mac).or_insert(f)
+            }
+        };
+        f.write_all(format!("{}\n", line.text).as_bytes())
+    }
+
+    /// The inventory into its own file under `inventories/` and over `inventory.json`, both
+    /// atomically; then its event, and every log fsynced.
+    fn inventory(&mut self, mac: Mac, json: &[u8]) -> io::Result<bool> {
+        let dir = node_dir(&self.root, mac);
+        let now = unix_ms();
+        write_atomic(&dir.join("inventories").join(format!("{now}.json")), json)?;
+        let newest = dir.join("inventory.json");
+        let replaced = newest.exists();
+        write_atomic(&newest, json)?;
+        let fields = serde_json::json!({ "bytes": json.len(), "replaced": replaced });
+        let line = self.fleet.lock().unwrap_or_else(|e| e.into_inner()).event(mac, "inventory", now, fields, true);
+        self.append(&line)?;
+        self.sync()?;
+        Ok(replaced)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.log.flush()?;
+        self.log.get_ref().sync_data()?;
+        for f in self.open_logs.values() {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(last: u8) -> Mac {
+        Mac([0x52, 0x54, 0, 0, 0, last])
+    }
+
+    #[test]
+    fn events_and_inventories_survive_a_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.event(mac(1), "dhcp-ack", serde_json::json!({"ip": "10.0.0.5"}), true);
+        s.event(mac(2), "dhcp-ack", serde_json::json!({"ip": "10.0.0.6"}), false);
+        assert!(!smol::block_on(s.put_inventory(mac(1), b"{}".to_vec())).unwrap());
+        assert!(smol::block_on(s.put_inventory(mac(1), b"{\"a\":1}".to_vec())).unwrap());
+        drop(s);
+        let s = Store::open(d.path()).unwrap();
+        {
+            let f = s.fleet();
+            let n: Vec<_> = f.nodes().collect();
+            assert_eq!(n.len(), 1);
+            assert_eq!((n[0].uploads, n[0].ip), (2, Some(std::net::Ipv4Addr::new(10, 0, 0, 5))));
+            assert_eq!(n[0].events.len(), 3);
+        }
+        let log = fs::read_to_string(d.path().join("events.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 4, "every event in the global log: {log}");
+        assert!(!d.path().join("nodes/52-54-00-00-00-02").exists(), "no directory for a non-boot client");
+        assert_eq!(fs::read(s.inventory_path(mac(1))).unwrap(), b"{\"a\":1}");
+        let kept = fs::read_dir(d.path().join("nodes/52-54-00-00-00-01/inventories")).unwrap().count();
+        assert_eq!(kept, 2, "each upload is kept");
+    }
+
+    #[test]
+    fn a_torn_timeline_tail_is_cut_so_the_next_event_is_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.event(mac(3), "dhcp-ack", serde_json::json!({"ip": "10.0.0.7"}), true);
+        smol::block_on(s.sync()).unwrap();
+        drop(s);
+        let path = d.path().join("nodes/52-54-00-00-00-03/events.jsonl");
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":5,\"ki").unwrap();
+        let s = Store::open(d.path()).unwrap();
+        s.event(mac(3), "http", serde_json::json!({"path": "/x"}), true);
+        smol::block_on(s.sync()).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{text}");
+    }
+
+    #[test]
+    fn the_secret_is_made_once_private_and_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let a = Store::open(d.path()).unwrap().secret().unwrap();
+        let meta = fs::metadata(d.path().join("secret")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(Store::open(d.path()).unwrap().secret().unwrap(), a, "a restart keeps the key");
+        assert_ne!(a, [0; 32]);
+        let e = tempfile::tempdir().unwrap();
+        assert_ne!(Store::open(e.path()).unwrap().secret().unwrap(), a, "each master its own");
+        fs::write(d.path().join("secret"), b"short").unwrap();
+        assert!(Store::open(d.path()).unwrap().secret().is_err(), "a damaged key is not replaced");
+        let left: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(!left.iter().any(|n| n.to_string_lossy().starts_with(".secret")), "temporary file left: {left:?}");
+    }
+}
