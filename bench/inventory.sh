@@ -38,7 +38,7 @@
 # nodes this VM lacks (DMI, banks, caches, volumes) are best effort; anything unmapped counts
 # as lshw-only.
 #
-# Env: RUNS=10 (1-1000)  RECON_FIXTURES=<repo>/../shared/fixtures
+# Env: RUNS=10 (1-1000)
 #      OUT=bench/results/inventory-<stamp>.csv (one line per run)
 # Needs root (lshw and hwinfo read root-only data), and the packages lshw hwinfo inxi time strace.
 set -euo pipefail
@@ -48,7 +48,7 @@ REPO=$PWD
 RUNS=${RUNS:-10}
 [[ "$RUNS" =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 1000 ] \
   || { echo "bench/inventory.sh: RUNS must be 1-1000, not '$RUNS'" >&2; exit 1; }
-FIXTURES=${RECON_FIXTURES:-$REPO/../shared/fixtures}
+FIXTURES=$REPO/tests/fixtures
 OUT=${OUT:-bench/results/inventory-$(date +%Y%m%d-%H%M%S).csv}
 
 missing=()
@@ -63,7 +63,7 @@ fi
 EPYC_TGZ=$FIXTURES/lscpu-dumps/dumps/x86_64-epyc_7451.tar.gz
 PROCFS_TTAR=$FIXTURES/procfs/fixtures.ttar
 for f in "$EPYC_TGZ" "$PROCFS_TTAR" "$FIXTURES/procfs/unttar.py"; do
-  [ -f "$f" ] || { echo "bench/inventory.sh: missing fixture $f (set RECON_FIXTURES)" >&2; exit 1; }
+  [ -f "$f" ] || { echo "bench/inventory.sh: missing fixture $f" >&2; exit 1; }
 done
 
 cargo build --release --locked -p agent >/dev/null 2>&1 \

@@ -2,7 +2,7 @@
 """Writes the TFTP payloads of classic pcap files (requests to port 69 and the flows that follow
 them) into seeds/tftp/, one file per datagram: how the TFTP fuzz seeds were made.
 
-    fuzz/make_tftp_seeds.py ../netboot-proto/tests/fixtures/pcap/{tftp,lab,netboot}/*.pcap
+    fuzz/make_tftp_seeds.py ../tests/fixtures/pcap/{tftp,lab,netboot}/*.pcap
 """
 import os
 import struct

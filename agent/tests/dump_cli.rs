@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../netboot-proto/tests/fixtures/pcap").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/pcap").join(rel)
 }
 
 fn recon(args: &[&std::ffi::OsStr]) -> (i32, String, String) {

@@ -48,7 +48,7 @@ impl DeviceIo for Guest {
 }
 
 fn tree() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/firecracker-vm"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/firecracker-vm"))
 }
 
 fn inventory() -> Inventory {

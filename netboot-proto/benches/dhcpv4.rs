@@ -135,7 +135,7 @@ fn theirs(request: &[u8], pxe_vendor: &[u8]) -> Vec<u8> {
 }
 
 fn payload(capture: &str, frame: usize) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pcap").join(capture);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/pcap").join(capture);
     let bytes = std::fs::read(&path).expect("fixture");
     let f = Capture::new(&bytes).expect("capture").frames().nth(frame - 1).expect("frame").expect("frame");
     f.udp().expect("udp").payload.to_vec()

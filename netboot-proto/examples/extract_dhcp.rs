@@ -1,5 +1,5 @@
 //! Writes the DHCP payloads (UDP ports 67, 68, 4011) of capture files into a directory, one file
-//! per datagram: how `fuzz/seeds/dhcpv4/` was made from `tests/fixtures/pcap/`.
+//! per datagram: how `fuzz/seeds/dhcpv4/` was made from the repository's `tests/fixtures/pcap/`.
 //!
 //! `cargo run -p netboot-proto --example extract_dhcp -- OUT_DIR FILE.pcap...`
 

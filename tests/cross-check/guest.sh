@@ -13,14 +13,13 @@
 # Usage: guest.sh             (as root or not; needs the packages listed in need() below)
 #   RECON_BIN=path      the recon binary to put in the guest (default: cargo build --release)
 #   XCHECK_OUT=dir      where outputs and the report go (default target/cross-check/guest-<time>)
-#   XCHECK_CACHE=dir    where the guest kernel is cached (default target/cross-check/kernel)
+#   RECON_KERNEL_ROOT=dir  the unpacked Debian kernel (default /var/cache/recon/kernel, from scripts/setup)
 #   XCHECK_TIMEOUT=s    how long the guest may run (default 300)
 #   XCHECK_ACCEL=opts   QEMU's -accel (default tcg,thread=single: see below)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-: "${XCHECK_CACHE:=$repo/target/cross-check/kernel}"
 : "${XCHECK_OUT:=$repo/target/cross-check/guest-$(date +%Y%m%d-%H%M%S)}"
 : "${XCHECK_TIMEOUT:=300}"
 # Multi-threaded TCG (QEMU 7.2, 8 vCPUs on this machine's 2 cores) hung about one boot in five:
@@ -75,7 +74,7 @@ SATA_SERIAL="SATA-XC-0002"; SATA_MODEL="XC SATA SSD 96"; SATA_VER="XCFW1"; SATA_
 VIRTIO_PCI=05; VIRTIO_SERIAL="VIRTIO-XC-0003"; VIRTIO_MIB=48
 
 #--- Scratch space, removed on exit; QEMU stopped by PID whatever happens.
-mkdir -p "$XCHECK_OUT" "$XCHECK_CACHE"
+mkdir -p "$XCHECK_OUT"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/xcheck-guest.XXXXXX")
 qemu_pid=""
 cleanup() {
@@ -99,21 +98,12 @@ if [ -z "${RECON_BIN:-}" ]; then
 fi
 [ -x "$RECON_BIN" ] || die "recon binary $RECON_BIN missing"
 
-#--- The guest kernel: Debian's, unpacked (not installed) into the cache.
-kroot="$XCHECK_CACHE/kroot"
-if [ ! -d "$kroot/lib/modules" ]; then
-  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$pkg" ] || die "apt-cache knows no linux-image-amd64 (apt-get update?)"
-  log "fetching $pkg with apt-get download"
-  (cd "$XCHECK_CACHE" && apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
-  rm -rf "$kroot.part"; mkdir -p "$kroot.part"
-  dpkg-deb -x "$(ls "$XCHECK_CACHE/$pkg"_*.deb | tail -1)" "$kroot.part"
-  mv "$kroot.part" "$kroot"
-fi
+#--- The guest kernel: Debian's, as scripts/setup unpacked it (scripts/fetch-kernel).
+kroot=${RECON_KERNEL_ROOT:-/var/cache/recon/kernel}
+[ -d "$kroot/lib/modules" ] || die "no kernel under $kroot: run scripts/setup"
 kver=$(ls "$kroot/lib/modules" | sort -V | tail -1)
-[ -f "$kroot/lib/modules/$kver/modules.dep" ] || depmod -b "$kroot" "$kver"
 vmlinuz="$kroot/boot/vmlinuz-$kver"
-[ -f "$vmlinuz" ] || die "no $vmlinuz"
+[ -f "$vmlinuz" ] && [ -f "$kroot/lib/modules/$kver/modules.dep" ] || die "no $vmlinuz or its modules.dep: run scripts/setup"
 
 #--- The initramfs: busybox, the drivers, udevd, recon and the peers with their libraries.
 root="$tmp/root"

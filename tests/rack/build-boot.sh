@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds what the virtual rack's master serves, into OUT (default target/rack/boot):
 #
-#   vmlinuz           Debian's kernel (linux-image-amd64, downloaded and unpacked, never installed)
+#   vmlinuz           Debian's kernel (linux-image-amd64, unpacked by scripts/setup, never installed)
 #   initrd.img        a dracut initrd: network + livenet + dmsquash-live + our 90recon module
 #   recon.iso         a small LiveOS ISO (busybox, the static agent, overlay/usr/share/recon/
 #                     live-init as /sbin/init, kernel modules) for the full path
@@ -28,22 +28,11 @@ need depmod kmod
 [ -d /usr/lib/dracut/modules.d/90livenet ] || { echo "build-boot.sh: dracut livenet missing (apt-get install dracut-live dracut-network)" >&2; exit 1; }
 [ -f /usr/lib/ipxe/undionly.kpxe ] || { echo "build-boot.sh: iPXE missing (apt-get install ipxe)" >&2; exit 1; }
 
-# The kernel.
-KROOT=$CACHE/kroot
-if [ ! -e "$KROOT/vmlinuz" ]; then
-  real=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$real" ] || { echo "build-boot.sh: cannot resolve linux-image-amd64" >&2; exit 1; }
-  log "downloading $real"
-  (cd "$CACHE" && { ls "$real"_*.deb >/dev/null 2>&1 || apt-get download "$real" >/dev/null 2>&1; })
-  deb=$(ls "$CACHE/$real"_*.deb | tail -1)
-  rm -rf "$KROOT"; mkdir -p "$KROOT"
-  dpkg-deb -x "$deb" "$KROOT"
-  kver=$(ls "$KROOT/lib/modules" | sort -V | tail -1)
-  depmod -b "$KROOT" "$kver"
-  ln -sf "boot/vmlinuz-$kver" "$KROOT/vmlinuz"
-fi
+# The kernel: Debian's, as scripts/setup unpacked it (scripts/fetch-kernel).
+KROOT=${RECON_KERNEL_ROOT:-/var/cache/recon/kernel}
+[ -d "$KROOT/lib/modules" ] || { echo "build-boot.sh: no kernel under $KROOT: run scripts/setup" >&2; exit 1; }
 KVER=$(ls "$KROOT/lib/modules" | sort -V | tail -1)
-cp -L "$KROOT/vmlinuz" "$OUT/vmlinuz"
+cp "$KROOT/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 
 # The static agent: no pci.ids table inside (peers send raw ids).
 log "building the static agent"

@@ -204,6 +204,12 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Where scripts/setup unpacked Debian's kernel for the QEMU guests (`scripts/fetch-kernel`):
+/// `RECON_KERNEL_ROOT`, else /var/cache/recon/kernel. Tests never download it themselves.
+pub fn kernel_root() -> PathBuf {
+    std::env::var_os("RECON_KERNEL_ROOT").map_or_else(|| PathBuf::from("/var/cache/recon/kernel"), PathBuf::from)
+}
+
 /// A fresh directory under the target dir for one test's files.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e").join(format!(

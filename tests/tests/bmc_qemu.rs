@@ -9,10 +9,9 @@
 //! decode, and what recon decodes.
 //!
 //! Needs (and fails, naming the package, without them): qemu-system-x86 (qemu-system-x86_64),
-//! busybox-static, ipmitool, ethtool, kmod (modprobe, depmod), cpio, and apt-get/dpkg-deb to fetch
-//! the kernel package once into `target/e2e-cache/kernel` (`RECON_KERNEL_ROOT` may name an
-//! unpacked kernel package instead). The probe is built by a nested `cargo build` into
-//! `target/e2e-cache/static`.
+//! busybox-static, ipmitool, ethtool, kmod (modprobe, depmod), cpio, and the kernel
+//! scripts/setup unpacked (`recon_tests::kernel_root`). The probe is built by a nested
+//! `cargo build` into `target/e2e-cache/static`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -213,21 +212,11 @@ struct Kernel {
 }
 
 impl Kernel {
-    const PACKAGE: &str = "linux-image-amd64";
-
     fn get() -> Kernel {
-        let root = match std::env::var_os("RECON_KERNEL_ROOT") {
-            Some(r) => PathBuf::from(r),
-            None => {
-                let root = workspace().join("target/e2e-cache/kernel");
-                if Kernel::find(&root).is_none() {
-                    Kernel::fetch(&root);
-                }
-                root
-            }
-        };
-        Kernel::find(&root)
-            .unwrap_or_else(|| panic!("no kernel under {} (boot/vmlinuz-* and lib/modules/*)", root.display()))
+        let root = recon_tests::kernel_root();
+        Kernel::find(&root).unwrap_or_else(|| {
+            panic!("no kernel under {} (boot/vmlinuz-*, lib/modules/*): run scripts/setup", root.display())
+        })
     }
 
     fn find(root: &Path) -> Option<Kernel> {
@@ -240,36 +229,6 @@ impl Kernel {
         let version = versions.pop()?;
         let vmlinuz = root.join(format!("boot/vmlinuz-{version}"));
         Some(Kernel { root: root.to_owned(), version, vmlinuz })
-    }
-
-    /// `apt-get download` of the kernel image package `linux-image-amd64` depends on, unpacked
-    /// with `dpkg-deb -x` and indexed with `depmod -b` (the way `../shared/lab/fetch-kernel.sh`
-    /// does it). About 70 MB, once.
-    fn fetch(root: &Path) {
-        let apt_cache = program("apt-cache", "apt");
-        let out = run(Command::new(apt_cache).args(["depends", Kernel::PACKAGE]));
-        let deps = String::from_utf8_lossy(&out.stdout).into_owned();
-        let image = deps
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("Depends: "))
-            .find(|p| p.starts_with("linux-image-") && p.as_bytes().get(12).is_some_and(u8::is_ascii_digit))
-            .unwrap_or_else(|| panic!("apt-cache depends {}: no versioned image in\n{deps}", Kernel::PACKAGE))
-            .to_owned();
-        let dl = root.with_file_name("kernel-download");
-        let _ = fs::remove_dir_all(&dl);
-        fs::create_dir_all(&dl).expect("kernel download dir");
-        eprintln!("bmc_qemu: fetching {image} with apt-get download into {}", dl.display());
-        run(Command::new(program("apt-get", "apt")).arg("download").arg(&image).current_dir(&dl));
-        let deb = fs::read_dir(&dl)
-            .expect("kernel download dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .expect("apt-get download left no .deb");
-        let _ = fs::remove_dir_all(root);
-        run(Command::new(program("dpkg-deb", "dpkg")).arg("-x").arg(&deb).arg(root));
-        let k = Kernel::find(root).expect("the package holds a kernel");
-        run(Command::new(program("depmod", "kmod")).arg("-b").arg(root).arg(&k.version));
-        let _ = fs::remove_dir_all(&dl);
     }
 
     /// The module files `names` need, dependencies first, each once.

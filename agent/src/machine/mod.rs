@@ -1,5 +1,5 @@
 //! The agent as a typed state machine: `Probe → Elect → Serve | Fetch → Inventory → Upload →
-//! Poweroff` (ARCHITECTURE.md).
+//! Poweroff` (docs/ARCHITECTURE.md, "The sans-IO line").
 //!
 //! Each phase is its own struct holding only its data and deadlines; a transition is a method
 //! that consumes the phase and takes what caused it, so an impossible transition does not

@@ -119,8 +119,8 @@ impl Dhcp {
         self.names_at = now;
     }
 
-    /// Applies one batch's records to the DNS names: O(batch) (a rebuild per batch cost 73-84 %
-    /// of the DHCP thread's CPU with 10 000 leases in bench/dhcp.sh).
+    /// Applies one batch's records to the DNS names: O(batch), not a rebuild per batch, which
+    /// took most of the DHCP thread's CPU with 10 000 leases (bench/README.md, "dhcp.sh").
     fn update_names(&mut self, records: &[Record], now: u64) {
         if now >= self.names_at + 60 {
             return self.refresh_names(now);

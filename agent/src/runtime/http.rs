@@ -203,9 +203,8 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Store>) -> anyhow::Result<
 /// Four workers per CPU, at most 64 (but never fewer than the CPUs). More threads than CPUs,
 /// because a worker stops all its connections whenever it is off the CPU: sendfile(2) that
 /// misses the page cache blocks it in a read from the stick, and a CPU shared with other work
-/// preempts it. On two CPUs, 50 downloads at once ran at 0.93x-0.94x Apache's speed (a thread
-/// per connection) with one worker per CPU, 0.97x with two, 1.02x-1.03x with four and 1.02x
-/// with eight (bench/README.md "http.sh").
+/// preempts it. Fifty downloads at once kept up with Apache (a thread per connection) from four
+/// workers per CPU on, not with fewer (bench/README.md, "http.sh").
 fn default_workers(cpus: usize) -> usize {
     (4 * cpus).min(64).max(cpus)
 }
@@ -224,8 +223,7 @@ fn listen(addr: SocketAddrV4) -> io::Result<TcpListener> {
 /// One thread's accept loop and connection tasks. Whichever worker the kernel wakes for a new
 /// connection accepts it, and hands it to the worker serving the fewest connections (itself when
 /// tied): EPOLLEXCLUSIVE wakes the first sleeping worker, so left alone the first would take most
-/// connections of a burst and the downloads would share one CPU (measured: 74 % of the CPU time
-/// on one of two workers in one run of 50; bench/README.md "http.sh").
+/// connections of a burst and the downloads would share one CPU (bench/README.md, "http.sh").
 async fn worker(
     me: usize,
     listener: TcpListener,
@@ -676,7 +674,7 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             // `?mac=`: the node's token too, for nodes that booted from their own media and so
             // never got one on their command line. No weaker than boot.ipxe, which hands any
             // asker the token of the MAC it names: the token binds an upload to a MAC, it does
-            // not authenticate a node (ARCHITECTURE.md: the rack's segment is trusted).
+            // not authenticate a node (docs/ARCHITECTURE.md, "Trust").
             let token = crate::serve::http::query_param(&req.query, "mac")
                 .and_then(|m| Mac::parse(&m))
                 .map(|m| shared.key.mint(m));

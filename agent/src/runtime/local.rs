@@ -6,16 +6,16 @@
 //! parked thread's task goes kernel -> the thread holding the reactor -> futex -> the task's
 //! thread: two wake-ups where one would do, and the socket is re-armed with an epoll_ctl before
 //! every wait (EPOLLONESHOT). An HTTP worker sending a file waits for socket space hundreds of
-//! times per download: with this reactor a single download ran 1 755 MB/s against 1 407 on
-//! smol's, interleaved (bench/README.md "http.sh"). Here each worker owns an epoll, as nginx's
-//! workers do: the kernel wakes the thread whose socket has room, directly.
+//! times per download, and with this reactor a single download ran faster than on smol's
+//! (bench/README.md, "http.sh"). Here each worker owns an epoll, as nginx's workers do: the
+//! kernel wakes the thread whose socket has room, directly.
 //!
 //! Sockets are registered once, edge-triggered for reading and writing (epoll(7), "Level-triggered
 //! and edge-triggered"): an operation that fails with EAGAIN clears the direction's readiness,
 //! and the next edge, reported at the next epoll_wait, sets it and wakes the waiting task. Events
 //! are only taken in `block_on` between polls of its future, on this thread, so no edge can be
-//! lost between an EAGAIN and the wait that follows it. Wakers from other threads (smol::unblock
-//! finishing an upload's write) write an eventfd, and only while the thread sleeps.
+//! lost between an EAGAIN and the wait that follows it. Wakers from other threads (the store's
+//! writer finishing an upload's write) write an eventfd, and only while the thread sleeps.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use netboot_proto::Mac;
 
 use super::clock::unix_ms;
-use super::files::{Journal, write_atomic};
+use super::files::{AtomicBatch, Journal};
 use crate::serve::fleet::{Fleet, Line};
 
 /// Per-node timeline files kept open at once; past this all are closed and reopened on demand.
@@ -40,6 +40,9 @@ const MAX_OPEN_LOGS: usize = 128;
 /// Lines waiting for the writer at most; past this new events are dropped (and counted) rather
 /// than grow the master's memory while a disk stalls.
 const MAX_QUEUED: usize = 100_000;
+
+/// An upload waiting for the writer: the node, the inventory, where the answer goes.
+type Upload = (Mac, Vec<u8>, smol::channel::Sender<io::Result<bool>>);
 
 /// Work for the writer thread, done in order.
 enum Job {
@@ -268,40 +271,48 @@ impl Writer {
         Ok(Writer { root: root.to_owned(), fleet, queued, log, open_logs: HashMap::new() })
     }
 
-    /// Does every job waiting, flushes, and waits for more; ends when every sender is gone.
+    /// Takes every job waiting as one batch: event lines appended as they come, the batch's
+    /// inventories written together ([`AtomicBatch`]: about one journal commit for all of
+    /// them), then one sync of the logs, and only then the answers. Ends when every sender is
+    /// gone.
     fn run(&mut self, rx: &Receiver<Job>) {
         while let Ok(first) = rx.recv() {
+            let mut inventories = Vec::new();
+            let mut syncs = Vec::new();
             let mut next = Some(first);
             while let Some(job) = next {
-                self.job(job);
+                match job {
+                    Job::Append(line) => {
+                        self.queued.fetch_sub(1, Ordering::AcqRel);
+                        if let Err(e) = self.append(&line) {
+                            log::error!("store: appending an event: {e}");
+                        }
+                    }
+                    Job::Inventory { mac, json, done } => inventories.push((mac, json, done)),
+                    Job::Sync(done) => syncs.push(done),
+                }
                 next = rx.try_recv().ok();
             }
-            if let Err(e) = self.log.flush() {
-                log::error!("store: writing events.jsonl: {e}");
+            let stored = self.inventories(&inventories);
+            let synced = if stored.is_empty() && syncs.is_empty() { self.flush() } else { self.sync() };
+            if let Err(e) = &synced {
+                log::error!("store: syncing the logs: {e}");
             }
-        }
-        let _ = self.sync();
-    }
-
-    fn job(&mut self, job: Job) {
-        match job {
-            Job::Append(line) => {
-                self.queued.fetch_sub(1, Ordering::AcqRel);
-                if let Err(e) = self.append(&line) {
-                    log::error!("store: appending an event: {e}");
-                }
-            }
-            Job::Inventory { mac, json, done } => {
-                let r = self.inventory(mac, &json);
+            for ((mac, _, done), r) in inventories.iter().zip(stored) {
+                let r = r.and_then(|replaced| match &synced {
+                    Ok(()) => Ok(replaced),
+                    Err(e) => Err(io::Error::new(e.kind(), format!("syncing the logs: {e}"))),
+                });
                 if let Err(e) = &r {
                     log::error!("store: storing {mac}'s inventory: {e}");
                 }
                 let _ = done.try_send(r);
             }
-            Job::Sync(done) => {
-                let _ = done.try_send(self.sync());
+            for done in syncs {
+                let _ = done.try_send(synced.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
             }
         }
+        let _ = self.sync();
     }
 
     fn append(&mut self, line: &Line) -> io::Result<()> {
@@ -323,20 +334,42 @@ impl Writer {
         f.write_all(format!("{}\n", line.text).as_bytes())
     }
 
-    /// The inventory into its own file under `inventories/` and over `inventory.json`, both
-    /// atomically; then its event, and every log fsynced.
-    fn inventory(&mut self, mac: Mac, json: &[u8]) -> io::Result<bool> {
-        let dir = node_dir(&self.root, mac);
+    /// Each inventory into its own file under `inventories/` and over `inventory.json`, all
+    /// of them made durable together; then an event each for those stored. Whether each replaced
+    /// an earlier one, in order. The logs still need a sync.
+    fn inventories(&mut self, jobs: &[Upload]) -> Vec<io::Result<bool>> {
         let now = unix_ms();
-        write_atomic(&dir.join("inventories").join(format!("{now}.json")), json)?;
-        let newest = dir.join("inventory.json");
-        let replaced = newest.exists();
-        write_atomic(&newest, json)?;
-        let fields = serde_json::json!({ "bytes": json.len(), "replaced": replaced });
-        let line = self.fleet.lock().unwrap_or_else(|e| e.into_inner()).event(mac, "inventory", now, fields, true);
-        self.append(&line)?;
-        self.sync()?;
-        Ok(replaced)
+        let mut batch = AtomicBatch::default();
+        let mut ids = Vec::with_capacity(jobs.len());
+        for (k, (mac, json, _)) in jobs.iter().enumerate() {
+            let dir = node_dir(&self.root, *mac);
+            let newest = dir.join("inventory.json");
+            // Distinct names for uploads of one node within one millisecond.
+            let kept = batch.add(&dir.join("inventories").join(format!("{now}-{k}.json")), json);
+            let replaced = newest.exists();
+            ids.push((kept, batch.add(&newest, json), replaced));
+        }
+        let results = batch.commit();
+        let ok = |i: usize| results.get(i).is_some_and(Result::is_ok);
+        let mut out = Vec::with_capacity(jobs.len());
+        for ((mac, json, _), (kept, newest, replaced)) in jobs.iter().zip(ids) {
+            if !(ok(kept) && ok(newest)) {
+                let why = results.get(kept).into_iter().chain(results.get(newest)).find_map(|r| r.as_ref().err());
+                out.push(Err(io::Error::other(format!(
+                    "writing the inventory: {}",
+                    why.map_or_else(String::new, ToString::to_string)
+                ))));
+                continue;
+            }
+            let fields = serde_json::json!({ "bytes": json.len(), "replaced": replaced });
+            let line = self.fleet.lock().unwrap_or_else(|e| e.into_inner()).event(*mac, "inventory", now, fields, true);
+            out.push(self.append(&line).map(|()| replaced));
+        }
+        out
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.log.flush()
     }
 
     fn sync(&mut self) -> io::Result<()> {

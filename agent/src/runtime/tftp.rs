@@ -1,12 +1,12 @@
-//! The TFTP server: one socket on port 69 read by a smol task, and per transfer a thread of
-//! smol's blocking pool with its own socket on an ephemeral port (the server's transfer ID,
-//! RFC 1350 section 4) driving a sans-IO [`Sender`].
+//! The TFTP server: one socket on port 69 read by a smol task, and each transfer on a thread of
+//! smol's blocking pool (`smol::unblock`) with its own socket on an ephemeral port (the server's
+//! transfer ID, RFC 1350 section 4) driving a sans-IO [`Sender`].
 //!
-//! Why a thread per transfer rather than a task: lock-step TFTP waits one round trip per block,
-//! and a blocking `recv` woken by the kernel costs three system calls per block (`pread`,
+//! Why a pool thread per transfer rather than a task: lock-step TFTP waits one round trip per
+//! block, and a blocking `recv` woken by the kernel costs three system calls per block (`pread`,
 //! `send`, `recv`), as tftpd-hpa's forked children do; the reactor adds epoll calls and
-//! bookkeeping to every block, which measured 0.75x tftpd-hpa's throughput at 512-octet blocks
-//! and more CPU per MB. Threads also spread many transfers over every CPU.
+//! bookkeeping to every block, which made transfers slower than tftpd-hpa's (bench/README.md,
+//! "tftp.sh"). Threads also spread many transfers over every CPU.
 //!
 //! Transfer sockets are connected to the client: the kernel then drops datagrams from any other
 //! transfer ID (RFC 1350 asks for an ERROR 5 to them; this server stays silent instead), and
@@ -14,9 +14,9 @@
 //! is gone: after the last block (its final ACK was lost) the transfer ends as delivered but
 //! unconfirmed, before it, as failed, and the slot is free without waiting out the retries.
 //!
-//! Data goes from the file into the datagram buffer with one `pread` per block: the boot files
-//! live in RAM (the stick-booted master runs from a RAM disk; otherwise the page cache), so the
-//! read does not block the event loop for long, and one thread serves every transfer.
+//! Data goes from the file into the datagram buffer with one `pread` per block, on the
+//! transfer's own thread: a read that misses the page cache (a boot file on the stick) blocks
+//! that transfer only.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};

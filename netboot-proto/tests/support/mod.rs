@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use netboot_proto::capture::{Capture, Udp};
 
-/// `tests/fixtures/`.
+/// The repository's `tests/fixtures/` (its README says where each file came from).
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
 /// Every capture file under `tests/fixtures/pcap`, sorted.

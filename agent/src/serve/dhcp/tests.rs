@@ -51,10 +51,10 @@ fn requests(capture: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-const BIOS_IPXE: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/bios-ipxe.pcap");
-const UEFI_PXE: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/uefi-pxe-ipxe.pcap");
-const LINUX: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/lab/linux-clients.pcap");
-const NETBOOT: &[u8] = include_bytes!("../../../../netboot-proto/tests/fixtures/pcap/netboot/dhcp.pcap");
+const BIOS_IPXE: &[u8] = include_bytes!("../../../../tests/fixtures/pcap/lab/bios-ipxe.pcap");
+const UEFI_PXE: &[u8] = include_bytes!("../../../../tests/fixtures/pcap/lab/uefi-pxe-ipxe.pcap");
+const LINUX: &[u8] = include_bytes!("../../../../tests/fixtures/pcap/lab/linux-clients.pcap");
+const NETBOOT: &[u8] = include_bytes!("../../../../tests/fixtures/pcap/netboot/dhcp.pcap");
 
 struct Run {
     server: Server,

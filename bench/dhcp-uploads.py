@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""DHCP reply latency while inventories land: the client side of bench/dhcp-uploads.sh.
+
+Runs inside the client namespace. Acts as a relay agent (giaddr = --giaddr, RFC 2131 section
+4.1): DISCOVERs from random MACs go unicast to the server's port 67 at --rate per second, and
+the OFFERs come back to giaddr:67, where each one's latency is taken by its xid. Two phases of
+--count DISCOVERs each: idle, then with --uploaders threads each POSTing an inventory to
+/api/v1/nodes/<mac>/inventory again and again (a fresh MAC's token from boot.ipxe first), so
+that --uploaders uploads are in flight the whole phase. Prints one JSON line:
+{"idle": {...}, "uploads": {...}} with p50, p90, p99 and max in ms, lost replies, and the
+uploads completed (201) during the loaded phase.
+
+Bounded: each phase sends exactly --count requests and waits at most 2 s for the last replies;
+the upload threads stop with their phase.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import socket
+import struct
+import threading
+import time
+import urllib.request
+
+
+def discover(xid: int, mac: bytes, giaddr: str) -> bytes:
+    head = struct.pack(
+        "!BBBBIHH4s4s4s4s16s64s128s",
+        1, 1, 6, 1, xid, 0, 0,
+        b"\0" * 4, b"\0" * 4, b"\0" * 4, socket.inet_aton(giaddr),
+        mac + b"\0" * 10, b"\0" * 64, b"\0" * 128,
+    )
+    return head + b"\x63\x82\x53\x63" + bytes([53, 1, 1, 255])
+
+
+def percentile(sorted_ms, p):
+    if not sorted_ms:
+        return None
+    k = min(len(sorted_ms) - 1, max(0, round(p / 100 * (len(sorted_ms) - 1))))
+    return sorted_ms[k]
+
+
+def phase(sock, server, giaddr, count, rate):
+    sent = {}
+    got = {}
+    done = threading.Event()
+
+    def receive():
+        while not done.is_set():
+            try:
+                data = sock.recv(2048)
+            except socket.timeout:
+                continue
+            t = time.monotonic()
+            if len(data) >= 8 and data[0] == 2:
+                xid = struct.unpack("!I", data[4:8])[0]
+                if xid in sent and xid not in got:
+                    got[xid] = t
+
+    rx = threading.Thread(target=receive, daemon=True)
+    rx.start()
+    start = time.monotonic()
+    for i in range(count):
+        due = start + i / rate
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        xid = random.getrandbits(32)
+        mac = bytes([0x02]) + os.urandom(5)
+        sent[xid] = time.monotonic()
+        sock.sendto(discover(xid, mac, giaddr), (server, 67))
+    deadline = time.monotonic() + 2
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    done.set()
+    rx.join()
+    lat = sorted((got[x] - sent[x]) * 1000 for x in got)
+    return {
+        "sent": len(sent),
+        "lost": len(sent) - len(got),
+        "p50_ms": percentile(lat, 50),
+        "p90_ms": percentile(lat, 90),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": lat[-1] if lat else None,
+    }
+
+
+def uploader(server, body, stop, counts, lock):
+    mac = "52:54:%02x:%02x:%02x:%02x" % tuple(random.getrandbits(8) for _ in range(4))
+    script = urllib.request.urlopen(f"http://{server}/boot.ipxe?mac={mac}", timeout=30).read().decode()
+    token = re.search(r"recon\.token=([0-9a-f]+)", script).group(1)
+    doc = json.loads(body)
+    doc["run"]["boot_mac"] = mac
+    data = json.dumps(doc).encode()
+    while not stop.is_set():
+        req = urllib.request.Request(
+            f"http://{server}/api/v1/nodes/{mac}/inventory",
+            data=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                ok = r.status == 201
+        except Exception:
+            ok = False
+        with lock:
+            counts["ok" if ok else "failed"] += 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--giaddr", required=True)
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--uploaders", type=int, default=50)
+    ap.add_argument("--inventory", required=True, help="an inventory JSON file to upload")
+    a = ap.parse_args()
+    body = open(a.inventory, "rb").read()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((a.giaddr, 67))
+    sock.settimeout(0.1)
+    out = {"idle": phase(sock, a.server, a.giaddr, a.count, a.rate)}
+    stop = threading.Event()
+    counts = {"ok": 0, "failed": 0}
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=uploader, args=(a.server, body, stop, counts, lock), daemon=True)
+        for _ in range(a.uploaders)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(1)  # every uploader has its token and a POST in flight
+    with lock:
+        before = counts["ok"]
+    out["uploads"] = phase(sock, a.server, a.giaddr, a.count, a.rate)
+    with lock:
+        out["uploads"]["uploads_201"] = counts["ok"] - before
+    stop.set()
+    for t in threads:
+        t.join(timeout=90)
+    with lock:
+        out["uploads"]["uploads_failed"] = counts["failed"]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
