@@ -70,14 +70,19 @@ for recipe in "$@"; do
     # 4. what recon needs from every recipe
     grep -q 'image="iso"[^>]*flags="dmsquash"' "$d/config.xml" && ok 'iso type with flags="dmsquash"' || bad 'no iso type with flags="dmsquash"'
     grep -Eq '<type [^>]*hybrid=' "$d/config.xml" && bad 'hybrid="true" (removed from the schema)' || true
-    grep -q '^systemctl enable recon-agent.service' "$d/config.sh" && ok "config.sh enables recon-agent.service" || bad "config.sh does not enable recon-agent.service"
-    grep -q 'fstab.d/recon.fstab' "$d/config.sh" && ok "config.sh adds the RECONDATA fstab line" || bad "config.sh does not add the RECONDATA fstab line"
+    grep -q '^/usr/libexec/recon/image-setup ' "$d/config.sh" && ok "config.sh runs image-setup" || bad "config.sh does not run /usr/libexec/recon/image-setup"
+    grep -q 'password=' "$d/config.xml" && bad "config.xml sets a password (the same on every stick)" || ok "config.xml sets no password"
     grep -qs 'add_dracutmodules.*recon' "$d"/root/etc/dracut.conf.d/*.conf && ok "dracut.conf.d adds the recon module" || bad "the recon dracut module is not requested"
 done
 # 5. the overlay files the descriptions rely on
-for f in usr/lib/systemd/system/recon-agent.service usr/lib/dracut/modules.d/90recon/module-setup.sh etc/fstab.d/recon.fstab; do
+for f in usr/lib/systemd/system/recon-agent.service usr/lib/systemd/system/recon-console.service \
+         usr/lib/dracut/modules.d/90recon/module-setup.sh; do
     [ -f "$REPO/overlay/$f" ] && ok "overlay/$f" || bad "overlay/$f missing"
 done
-grep -q 'LABEL=RECONDATA.*nofail' "$REPO/overlay/etc/fstab.d/recon.fstab" && ok "RECONDATA fstab line has nofail" || bad "RECONDATA fstab line without nofail"
+bash -n "$REPO/kiwi/root/usr/libexec/recon/image-setup" && ok "bash -n image-setup" || bad "bash -n image-setup"
+grep -q '^systemctl enable recon-agent.service' "$REPO/kiwi/root/usr/libexec/recon/image-setup" \
+    && ok "image-setup enables recon-agent.service" || bad "image-setup does not enable recon-agent.service"
+# RECONDATA is the agent's to mount (runtime/medium.rs): an fstab line would race it.
+grep -rqs 'RECONDATA' "$REPO/overlay/etc" && bad "overlay/etc mounts RECONDATA (the agent does)" || ok "no RECONDATA fstab line"
 [ $fail = 0 ] && echo "check: ok" || echo "check: FAILED"
 exit $fail

@@ -29,6 +29,9 @@ commands:
   inventory   this machine's hardware (or a sysfs/procfs tree), as a table or JSON
   tftpd       the TFTP server alone, read-only
   httpd       the HTTP server alone: boot files, boot.ipxe and uploads
+  board       the operator's live view of the fleet, from a master's HTTP API
+  finish      stop DHCP, write the reports, unmount RECONDATA, power off (on the master)
+  report      write the reports (HTML, CSV, NetBox, Ironic) from a data directory
   dump        decode the DHCP traffic in pcap and pcapng captures
   version     print the version
 
@@ -64,6 +67,7 @@ options:
                         (repeatable; default: none)
   --peer-poweroff P     what peers do once their inventory is stored: auto (power off when they
                         have a BMC; the default), always or never
+  --stuck SECS          a node quiet this long before it is done counts as stuck (default 90)
   -h, --help            this text";
 
 const AGENT_USAGE: &str = "\
@@ -140,6 +144,49 @@ options:
   --idle-timeout SECS   a kept-alive connection may idle for (default 60)
   -h, --help            this text";
 
+const BOARD_USAGE: &str = "\
+usage: recon board [URL] [--lines]
+
+The fleet as the master sees it, every second: per node where it is in its boot (DHCP, TFTP,
+boot script, kernel and initrd, the image, agent hello, inventory stored, done), the first step
+it has not reached, and how long since its last event; counts per state; errors; the log. Keys:
+f finish (asks first), q quit, arrows scroll. Where the terminal cannot address the screen (not
+a terminal, TERM=dumb), a line per change instead.
+
+arguments:
+  URL                   the master, http://A.B.C.D (default: this machine's master, from
+                        /run/recon/master.url, which the agent writes when it serves)
+
+options:
+  --lines               a line per change, even on a terminal
+  -h, --help            this text";
+
+const FINISH_USAGE: &str = "\
+usage: recon finish [URL]
+
+Finish on the master, as its board's f does: DHCP stops, the reports are written, every file is
+fsynced and closed, RECONDATA is unmounted, the counts are printed with \"safe to remove the
+stick\", and a master booted from its stick powers off. Only the master itself may ask.
+
+arguments:
+  URL                   the master (default: this machine's, from /run/recon/master.url)
+
+options:
+  -h, --help            this text";
+
+const REPORT_USAGE: &str = "\
+usage: recon report --data DIR
+
+Write the reports into DIR from the node files stored there: report.html, inventory.csv,
+netbox/*.csv (NetBox bulk import), ironic/<mac>.json (the Ironic Python Agent's inspection data).
+A master writes them by itself as nodes complete and when it finishes.
+
+required:
+  --data DIR            a master's data directory (RECONDATA, mounted)
+
+options:
+  -h, --help            this text";
+
 const DUMP_USAGE: &str = "\
 usage: recon dump FILE...
 
@@ -186,6 +233,9 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
             "tftpd" => TFTPD_USAGE,
             "httpd" => HTTPD_USAGE,
             "dump" => DUMP_USAGE,
+            "board" => BOARD_USAGE,
+            "finish" => FINISH_USAGE,
+            "report" => REPORT_USAGE,
             _ => USAGE,
         };
         return help(usage);
@@ -197,6 +247,9 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<ExitCode> {
         "tftpd" => tftpd(parser),
         "httpd" => httpd(parser),
         "dump" => dump(parser),
+        "board" => board(parser),
+        "finish" => finish(parser),
+        "report" => report(parser),
         "version" => {
             println!("recon {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -305,6 +358,7 @@ fn serve(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
                 ensure!(a.lease_secs >= 60, "{CMD}: --lease {}: a whole number of seconds, at least 60", a.lease_secs);
             }
             Long("probe") => a.probe = secs(&mut p, CMD, "--probe")?,
+            Long("stuck") => a.stuck = secs(&mut p, CMD, "--stuck")?,
             Long("router") => a.router = Some(number(&mut p, CMD, "--router", "not an IPv4 address A.B.C.D")?),
             Long("append") => a.append = text(&mut p, CMD, "--append")?,
             Long("fast-path") => {
@@ -410,7 +464,7 @@ fn tftpd(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
     let cfg = runtime::tftp::TftpConfig { root, listen: listen_on, max_transfers, max_windowsize: max_window, sender };
     let ex = std::rc::Rc::new(smol::LocalExecutor::new());
     let stats = std::rc::Rc::new(runtime::tftp::Stats::default());
-    smol::block_on(ex.run(runtime::tftp::serve(cfg, ex.clone(), stats)))?;
+    smol::block_on(ex.run(runtime::tftp::serve(cfg, ex.clone(), stats, None)))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,7 +504,7 @@ fn httpd(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data).with_context(|| format!("{CMD}: creating --data {}", data.display()))?;
     let store =
         runtime::store::Store::open(&data).with_context(|| format!("{CMD}: opening --data {}", data.display()))?;
-    smol::block_on(runtime::http::serve(cfg, store))?;
+    smol::block_on(runtime::http::serve(cfg, store, None))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -506,6 +560,56 @@ fn inventory(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
         out.write_all(inventory::report::table(&inv).as_bytes())?;
     }
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn board(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    let mut url = None;
+    let mut form = crate::board::form_for_terminal();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Value(v) => url = Some(v.string()?),
+            Long("lines") => form = crate::board::Form::Lines,
+            other => return Err(anyhow::Error::from(other.unexpected()).context("board (recon board --help)")),
+        }
+    }
+    crate::board::run(url.as_deref(), form)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn finish(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    let mut url = None;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Value(v) => url = Some(v.string()?),
+            other => return Err(anyhow::Error::from(other.unexpected()).context("finish (recon finish --help)")),
+        }
+    }
+    let url = crate::board::master_url(url.as_deref()).ok_or_else(|| {
+        anyhow::anyhow!("finish: no master here ({} is missing); give its URL", crate::board::MASTER_URL_FILE)
+    })?;
+    print!("{}", crate::board::finish(&url)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
+    const CMD: &str = "report";
+    let mut data = None;
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("data") => data = Some(PathBuf::from(text(&mut p, CMD, "--data")?)),
+            other => return Err(anyhow::Error::from(other.unexpected()).context("report (recon report --help)")),
+        }
+    }
+    let data = required(data, CMD, "--data DIR", REPORT_USAGE)?;
+    ensure!(
+        data.join("nodes").is_dir(),
+        "{CMD}: --data {}: no nodes/ there: not a master's data directory",
+        data.display()
+    );
+    let n =
+        runtime::report::write(&data).with_context(|| format!("{CMD}: writing the reports in {}", data.display()))?;
+    println!("{n} report files written in {}", data.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,15 +5,19 @@
 //!   Upload → Poweroff), no I/O;
 //! - [`serve`]: the master's services as sans-IO cores (DHCP, TFTP, DNS, HTTP, the node records);
 //! - `runtime`: the only async code (smol), sockets, timers, files and threads;
+//! - [`report`]: the fleet table and the report files, from the node records;
+//! - [`board`]: the operator's live view;
 //! - [`cli`]: the command line.
 //!
 //! docs/ARCHITECTURE.md draws the whole.
 
 #![forbid(unsafe_code)]
 
+pub mod board;
 pub mod cli;
 mod dump;
 pub mod machine;
 mod master;
+pub mod report;
 mod runtime;
 pub mod serve;

@@ -49,6 +49,17 @@ pub(crate) struct ServeArgs {
     pub(crate) fast_all: bool,
     /// The power-off policy the manifest gives peers.
     pub(crate) peer_poweroff: Option<String>,
+    /// Names served from the first octets of a device (the live ISO on the boot medium).
+    pub(crate) extents: Vec<(String, PathBuf, u64)>,
+    /// The agent mounted RECONDATA on the data directory: a finish unmounts it.
+    pub(crate) unmount_on_finish: bool,
+    /// A master booted from its stick: the board on this machine finds it
+    /// (`board::MASTER_URL_FILE`).
+    pub(crate) on_stick: bool,
+    /// The operator's finish powers this machine off.
+    pub(crate) poweroff_on_finish: bool,
+    /// A node quiet this long before it is done is stuck (the board says where).
+    pub(crate) stuck: Duration,
 }
 
 impl ServeArgs {
@@ -70,6 +81,11 @@ impl ServeArgs {
             fast_macs: Vec::new(),
             fast_all: false,
             peer_poweroff: None,
+            extents: Vec::new(),
+            unmount_on_finish: false,
+            on_stick: false,
+            poweroff_on_finish: false,
+            stuck: Duration::from_millis(crate::serve::fleet::STUCK_MS),
         }
     }
 }
@@ -168,6 +184,20 @@ async fn publish_counters(
     }
 }
 
+/// Says, loudly and on the console too, that what this master receives is not kept.
+fn not_kept(why: &str) {
+    let msg = format!(
+        "recon: THIS MASTER KEEPS NOTHING: {why}. Inventories are lost when it powers off, and peers \
+         will stay up instead of powering off. Boot a stick with a RECONDATA partition \
+         (kiwi/README.md) to keep them."
+    );
+    log::error!("{msg}");
+    if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        use std::io::Write;
+        let _ = writeln!(c, "\n{msg}\n");
+    }
+}
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(args, None)
 }
@@ -193,8 +223,13 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
     subnet.router = args.router;
     let mac = interface_mac(&args.interface)?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let durable = runtime::medium::durable(&args.data);
+    if let Err(why) = &durable {
+        not_kept(why);
+    }
     let store =
         Store::open(&args.data).with_context(|| format!("opening the data directory {}", args.data.display()))?;
+    store.fleet().set_stuck(u64::try_from(args.stuck.as_millis()).unwrap_or(u64::MAX));
     let names: runtime::dhcp::Names = Rc::new(RefCell::new(BTreeMap::new()));
     let ex = Rc::new(smol::LocalExecutor::new());
 
@@ -223,9 +258,10 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
             },
         };
         log::info!(
-            "master {server}/{prefix} on {} (index {ifindex}), DHCP {mode:?}, data {}",
+            "master {server}/{prefix} on {} (index {ifindex}), DHCP {mode:?}, data {}{}",
             args.interface,
-            args.data.display()
+            args.data.display(),
+            if durable.is_ok() { "" } else { " (NOT KEPT)" }
         );
         let dhcp =
             Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
@@ -247,18 +283,36 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
             sender: netboot_proto::tftp::SenderConfig::default(),
         };
         let tftp_stats = Rc::new(runtime::tftp::Stats::default());
-        let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), tftp_stats.clone()));
+        let tftp = ex.spawn(runtime::tftp::serve(tftp_cfg, ex.clone(), tftp_stats.clone(), Some(store.clone())));
         ex.spawn(publish_counters(store.clone(), dhcp.clone(), tftp_stats, dns_stats)).detach();
         let mut http_cfg = runtime::http::HttpConfig {
             listen: SocketAddrV4::new(server, 80),
             boot_dir: args.boot.clone(),
             peer_poweroff: args.peer_poweroff.clone(),
+            extents: args.extents.clone(),
+            durable: durable.is_ok(),
             ..runtime::http::HttpConfig::default()
         };
         http_cfg.boot.append = args.append.clone();
         http_cfg.boot.fast_macs = args.fast_macs.iter().copied().collect();
         http_cfg.boot.fast_all = args.fast_all;
-        let http = ex.spawn(runtime::http::serve(http_cfg, store.clone()));
+        let finisher = Arc::new(runtime::finish::Finisher::new(
+            store.clone(),
+            args.data.clone(),
+            Some(dhcp.borrow().closer()),
+            args.unmount_on_finish,
+            args.poweroff_on_finish,
+        ));
+        let http = ex.spawn(runtime::http::serve(http_cfg, store.clone(), Some(finisher)));
+        if args.on_stick {
+            let url = if server == Ipv4Addr::UNSPECIFIED { String::new() } else { format!("http://{server}") };
+            let _ = std::fs::create_dir_all("/run/recon");
+            if let Err(e) =
+                runtime::files::write_atomic(std::path::Path::new(crate::board::MASTER_URL_FILE), url.as_bytes())
+            {
+                log::warn!("master: writing {}: {e}", crate::board::MASTER_URL_FILE);
+            }
+        }
         if let Some(r) = &ready {
             // The services bind their sockets on their first poll: let them run once.
             smol::future::yield_now().await;

@@ -7,6 +7,7 @@
 //! they fail with a clear message rather than skip.
 
 pub mod rack;
+pub mod stick;
 
 use std::io;
 use std::path::{Path, PathBuf};

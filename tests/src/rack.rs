@@ -304,10 +304,15 @@ fn say(opts: &RackOpts, t0: Instant, msg: &str) {
     }
 }
 
-fn qemu_args(vm: &Vm, tap: &str, dir: &Path) -> Vec<String> {
+/// QEMU's arguments for `vm` on tap `tap`, its disks and logs in `dir`: TCG, two serial ports
+/// (ttyS0, the firmware's and the kernel's early messages, to `<name>.ttyS0.log`; ttyS1, the
+/// console the seed's arguments name, to `<name>.serial.log`), the VM's SMBIOS values, NIC,
+/// NVMe and SATA disks (64 MiB of zeros each), a BMC when it has one, OVMF for UEFI.
+pub fn qemu_args(vm: &Vm, tap: &str, dir: &Path) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| (*s).to_owned()));
     let log = dir.join(format!("{}.serial.log", vm.name));
+    let early = dir.join(format!("{}.ttyS0.log", vm.name));
     let nvme = dir.join(format!("{}.nvme.img", vm.name));
     let sata = dir.join(format!("{}.sata.img", vm.name));
     for d in [&nvme, &sata] {
@@ -319,7 +324,7 @@ fn qemu_args(vm: &Vm, tap: &str, dir: &Path) -> Vec<String> {
     push(&["-name", &vm.name, "-accel", "tcg,thread=single", "-machine", "pc", "-m", &vm.mem_mb.to_string()]);
     push(&["-smp", &format!("{},sockets={},cores={},threads={}", vm.cpus(), vm.sockets, vm.cores, vm.threads)]);
     push(&["-nodefaults", "-display", "none", "-vga", "none", "-no-reboot"]);
-    push(&["-serial", &format!("file:{}", log.display())]);
+    push(&["-serial", &format!("file:{}", early.display()), "-serial", &format!("file:{}", log.display())]);
     push(&[
         "-smbios",
         &format!("type=1,manufacturer=Recon Rack,product=Virtual Node,serial={},uuid={}", vm.serial, vm.uuid),
@@ -515,7 +520,8 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     Report { outcomes, total_s: t0.elapsed().as_secs_f64(), master_rss_kb, errors }
 }
 
-fn tail(p: &Path, n: usize) -> String {
+/// The last `n` lines of a file.
+pub fn tail(p: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

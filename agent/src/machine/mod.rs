@@ -149,6 +149,8 @@ pub enum Action {
         dhcp: DhcpPolicy,
         /// The address to serve on, when the link has none.
         address: Option<(Ipv4Addr, u8)>,
+        /// The operator's finish powers this node off (not with `recon.poweroff=never`).
+        poweroff_on_finish: bool,
     },
     /// Find the master (the hint, else DHCP server id / beacon) and GET its manifest.
     FetchManifest {
@@ -430,7 +432,11 @@ mod tests {
         a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(Ipv4Addr::new(192, 168, 1, 1)) });
         a.handle_timeout(100 + elect::ELECT_MS);
         assert_eq!(a.phase(), "serve");
-        assert!(actions(&drain(&mut a)).contains(&&Action::StartMaster { dhcp: DhcpPolicy::Proxy, address: None }));
+        assert!(actions(&drain(&mut a)).contains(&&Action::StartMaster {
+            dhcp: DhcpPolicy::Proxy,
+            address: None,
+            poweroff_on_finish: true
+        }));
     }
 
     #[test]

@@ -24,7 +24,8 @@ impl Serve {
             dhcp = DhcpPolicy::Proxy;
         }
         let address = ctx.facts.cmdline.address;
-        ctx.action(Action::StartMaster { dhcp, address });
+        let poweroff_on_finish = ctx.facts.cmdline.poweroff != super::PowerPolicy::Never;
+        ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish });
         Serve { addr: None, next_beacon: now + EVERY, own_inventory: false }
     }
 

@@ -485,8 +485,8 @@ async fn perform(
             let r = dhcp_client::probe(iface, mac, Duration::from_secs(4)).await;
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
-        Action::StartMaster { dhcp: policy, address } => {
-            let r = start_master(iface, mac, policy, address, opts).await.map(|(ip, store)| {
+        Action::StartMaster { dhcp: policy, address, poweroff_on_finish } => {
+            let r = start_master(iface, mac, policy, address, poweroff_on_finish, opts).await.map(|(ip, store)| {
                 master.replace(Some(store));
                 ip
             });
@@ -496,11 +496,17 @@ async fn perform(
         Action::CollectInventory => Some(Input::InventoryDone(collect(opts.root.clone()).await)),
         Action::StoreOwnInventory(body) => {
             let store = master.borrow().clone();
-            let json = postcard::from_bytes::<inventory::model::Inventory>(&body)
-                .map_err(|e| e.to_string())
-                .and_then(|inv| serde_json::to_vec_pretty(&inv).map_err(|e| e.to_string()));
+            let json =
+                postcard::from_bytes::<inventory::model::Inventory>(&body).map_err(|e| e.to_string()).and_then(|inv| {
+                    let summary = crate::serve::fleet::Summary::of(&inv);
+                    serde_json::to_vec_pretty(&inv).map(|j| (j, summary)).map_err(|e| e.to_string())
+                });
             let r = match (json, store) {
-                (Ok(json), Some(store)) => store.put_inventory(mac, json).await.map(|_| ()).map_err(|e| e.to_string()),
+                (Ok((json, summary)), Some(store)) => {
+                    // The master's own record, as if it had booted from itself.
+                    store.event(mac, "agent-phase", serde_json::json!({ "phase": "serve" }), true);
+                    store.put_inventory(mac, json, Some(summary)).await.map(|_| ()).map_err(|e| e.to_string())
+                }
                 (Err(e), _) => Err(e),
                 (_, None) => Err("no master store".into()),
             };
@@ -525,6 +531,7 @@ async fn start_master(
     mac: Mac,
     policy: DhcpPolicy,
     address: Option<(Ipv4Addr, u8)>,
+    poweroff_on_finish: bool,
     opts: &AgentOpts,
 ) -> Result<(Ipv4Addr, Arc<Store>), Failure> {
     let have = crate::master::interface_v4(iface);
@@ -543,7 +550,19 @@ async fn start_master(
         DhcpPolicy::Proxy => DhcpChoice::Fixed(Mode::Proxy),
         DhcpPolicy::Off => DhcpChoice::Fixed(Mode::Off),
     };
+    // The stick's RECONDATA on the data directory before anything is served or acknowledged,
+    // and the ISO this node booted from served as it is.
+    let mounted = super::medium::prepare_data(&opts.data);
     let mut args = ServeArgs::new();
+    args.unmount_on_finish = mounted.is_some();
+    // Booted from its own medium (a stick, a CD), not a lab run on a tree.
+    args.on_stick = opts.root.is_none() && super::medium::boot_medium().is_some();
+    args.poweroff_on_finish = args.on_stick && poweroff_on_finish;
+    if let Some(m) = super::medium::boot_medium()
+        && let Some(len) = m.iso
+    {
+        args.extents.push(("recon.iso".into(), m.disk, len));
+    }
     args.interface = iface.to_owned();
     args.address = address;
     args.boot = opts.boot.clone();

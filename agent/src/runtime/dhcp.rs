@@ -50,6 +50,8 @@ pub(crate) struct IoStats {
     pub(crate) malformed: u64,
     pub(crate) journal_lines_skipped: u64,
     pub(crate) unicast_fallbacks: u64,
+    /// Datagrams dropped because the master finished.
+    pub(crate) after_finish: u64,
 }
 
 /// Everything the loop owns.
@@ -65,6 +67,8 @@ pub(crate) struct Dhcp {
     /// When the names were last rebuilt from the whole table (Unix seconds).
     names_at: u64,
     pub(crate) io: IoStats,
+    /// Set when the master finishes: every datagram is dropped, none answered.
+    pub(crate) off: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Dhcp {
@@ -101,6 +105,7 @@ impl Dhcp {
             names,
             names_at: 0,
             io,
+            off: Arc::default(),
         };
         d.refresh_names(unix_secs());
         Ok(d)
@@ -137,8 +142,13 @@ impl Dhcp {
         }
     }
 
+    /// What stops this server from another thread when the master finishes.
+    pub(crate) fn closer(&self) -> Closer {
+        Closer { off: self.off.clone(), tx: self.commit.tx.clone(), pending: self.commit.pending.clone() }
+    }
+
     /// For `GET /api/v1/stats`: the core's counters and the socket loop's.
-    pub(crate) fn counters(&self) -> [(&'static str, u64); 11] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 12] {
         let (s, io) = (&self.server.stats, &self.io);
         [
             ("requests", s.requests),
@@ -152,12 +162,17 @@ impl Dhcp {
             ("malformed", io.malformed),
             ("journal_lines_skipped", io.journal_lines_skipped),
             ("unicast_fallbacks", io.unicast_fallbacks),
+            ("after_finish", io.after_finish),
         ]
     }
 
     /// Decides a batch; hands its records and replies to the committer, or sends the replies
     /// at once when nothing in them waits on the disk.
     fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {
+        if self.off.load(Ordering::Acquire) {
+            self.io.after_finish += batch.len() as u64;
+            return;
+        }
         let now = unix_secs();
         let mut replies = Vec::new();
         let mut records = Vec::new();
@@ -251,6 +266,8 @@ enum Job<K> {
     Append { lines: Vec<String>, replies: Replies, sock: K },
     /// Replace the journal with this snapshot of the table.
     Compact { lines: Vec<String> },
+    /// Commit what is queued, close the journal and stop (the master is finishing); then say so.
+    Close(mpsc::Sender<()>),
 }
 
 /// The loop's end of the committer thread.
@@ -282,6 +299,28 @@ impl Commit {
             // The thread is gone (it only ends when this sender is dropped): nothing is promised.
             self.pending.fetch_sub(1, Ordering::AcqRel);
             log::error!("dhcp: the journal committer has stopped; replies withheld");
+        }
+    }
+}
+
+/// Stops the DHCP server from another thread (the master finishing): it answers nobody from
+/// then on, and the lease journal is committed and closed.
+pub(crate) struct Closer {
+    off: Arc<std::sync::atomic::AtomicBool>,
+    tx: SyncSender<Job<Arc<UdpSocket>>>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Closer {
+    /// Returns once the journal file is closed.
+    pub(crate) fn close(&self) {
+        self.off.store(true, Ordering::Release);
+        // A batch the loop was deciding when the flag went up is queued before the close.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let (done, closed) = mpsc::channel();
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        if self.tx.send(Job::Close(done)).is_ok() {
+            let _ = closed.recv();
         }
     }
 }
@@ -339,6 +378,13 @@ where
                         Err(e) => log::warn!("dhcp: journal compaction failed ({e}); the journal keeps growing"),
                     }
                     pending.fetch_sub(1, Ordering::AcqRel);
+                }
+                Job::Close(done) => {
+                    flush(&mut journal, &mut lines, &mut replies, &mut jobs, pending, send);
+                    drop(journal);
+                    pending.fetch_sub(1, Ordering::AcqRel);
+                    let _ = done.send(());
+                    return;
                 }
             }
             next = rx.try_recv().ok();

@@ -77,6 +77,12 @@ pub(crate) struct HttpConfig {
     pub(crate) send_timeout: Duration,
     /// The power-off policy the manifest gives peers (`always`, `never`; `None`: theirs).
     pub(crate) peer_poweroff: Option<String>,
+    /// Names served as the first octets of a device (`Root::with_extent`): the live ISO read
+    /// from the stick the master booted from.
+    pub(crate) extents: Vec<(String, PathBuf, u64)>,
+    /// Whether the data directory outlives a power-off; the manifest and every 201 say so, and
+    /// peers do not power off for a master that keeps nothing.
+    pub(crate) durable: bool,
 }
 
 impl Default for HttpConfig {
@@ -93,6 +99,8 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
             peer_poweroff: None,
+            extents: Vec::new(),
+            durable: true,
         }
     }
 }
@@ -113,6 +121,8 @@ struct Shared {
     inbox: Vec<smol::channel::Sender<(TcpStream, SocketAddrV4)>>,
     /// Since the server started, for `GET /api/v1/stats`.
     counts: Counts,
+    /// The operator's finish, on a master.
+    finisher: Option<Arc<super::finish::Finisher>>,
 }
 
 /// The HTTP server's counters (`/api/v1/stats`).
@@ -161,8 +171,17 @@ impl Counts {
 }
 
 /// Serves until a worker fails. The workers are threads of their own; this waits for them.
-pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Store>) -> anyhow::Result<()> {
-    let root = Root::open(&cfg.boot_dir).with_context(|| format!("http: boot directory {}", cfg.boot_dir.display()))?;
+pub(crate) async fn serve(
+    cfg: HttpConfig,
+    store: Arc<Store>,
+    finisher: Option<Arc<super::finish::Finisher>>,
+) -> anyhow::Result<()> {
+    let mut root =
+        Root::open(&cfg.boot_dir).with_context(|| format!("http: boot directory {}", cfg.boot_dir.display()))?;
+    for (name, source, len) in &cfg.extents {
+        log::info!("http: /{name} is the first {len} octets of {}", source.display());
+        root = root.with_extent(name, source.clone(), *len);
+    }
     let key = store.secret().context("http: the token key")?;
     let listener = listen(cfg.listen).with_context(|| format!("http: listen on {}", cfg.listen))?;
     let workers = cfg.workers.max(1);
@@ -184,6 +203,7 @@ pub(crate) async fn serve(cfg: HttpConfig, store: Arc<Store>) -> anyhow::Result<
         load: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
         inbox: senders,
         counts: Counts::default(),
+        finisher,
     });
     let (failed, failure) = smol::channel::bounded(workers);
     for (i, inbox) in inboxes.into_iter().enumerate() {
@@ -585,9 +605,17 @@ fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
         None => (shared.store.fleet().mac_of(*peer.ip()), false),
     };
     if let Some(mac) = mac {
+        let path = req.path_str();
+        let b = &shared.cfg.boot;
+        let name = path.trim_start_matches('/');
+        // What the file is to the node's boot (the board's steps).
+        let role = [(&b.kernel, "kernel"), (&b.initrd, "initrd"), (&b.iso, "image")]
+            .into_iter()
+            .find_map(|(f, r)| (f.as_str() == name).then_some(r));
         let fields = serde_json::json!({
             "method": req.method_name,
-            "path": req.path_str(),
+            "path": path,
+            "role": role,
             "status": out.status,
             "bytes": out.bytes,
             "from": peer.ip().to_string(),
@@ -628,6 +656,31 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             // Named by the query: a boot node; found by its address: whatever the store knows.
             o.mac = mac.filter(|(_, by_query)| *by_query).map(|(m, _)| m);
             Ok(o)
+        }
+        Route::Finish => {
+            let local = c.stream.get_ref().local_addr()?.ip();
+            // Only the master's own console finishes it: the board on its tty1, `recon finish`.
+            if *c.peer.ip() != local && !c.peer.ip().is_loopback() {
+                let rej =
+                    Reject::new(403, "only the master itself can finish (its console's board, or recon finish on it)");
+                return reply_reject(c, req, &rej, false, None, cfg).await;
+            }
+            let Some(f) = shared.finisher.clone() else {
+                return reply_reject(c, req, &Reject::new(404, "this server has nothing to finish"), keep, None, cfg)
+                    .await;
+            };
+            let (status, text) = match smol::unblock(move || f.finish()).await {
+                Ok(t) => (200, t),
+                Err(e) => (409, e),
+            };
+            let head = Head::new(status).field("Content-Type", "text/plain; charset=utf-8");
+            reply(c, req, head, format!("{text}\n").as_bytes(), false, cfg).await
+        }
+        Route::Fleet => {
+            let view = shared.store.fleet().view(super::clock::unix_ms());
+            let body = serde_json::to_vec(&view)?;
+            let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
+            reply(c, req, head, &body, keep, cfg).await
         }
         Route::Nodes => {
             // Taken under the lock (the events are shared, not copied), written out after it.
@@ -682,6 +735,7 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
                 "upload_url": format!("http://{master}/api/v1/nodes/{{mac}}/inventory"),
                 "poweroff": cfg.peer_poweroff,
                 "token": token,
+                "durable": cfg.durable,
             }))?;
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await
@@ -750,20 +804,22 @@ async fn send_static(c: &mut Conn, req: &Request, shared: &Shared, keep: bool) -
     // bench/README.md "http.sh"), 50 at once faster corked before.
     let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &true);
     c.send_more(&encoded, cfg.send_timeout).await?;
-    // Progress reaches the store every 16 MiB, and the rest at the end.
+    // Progress reaches the store every 16 MiB, and the rest at the end; the live image's as a
+    // share of its size (the board shows it).
     let ip = *c.peer.ip();
+    let image = (req.path_str().trim_start_matches('/') == cfg.boot.iso).then_some(len);
     let mut pending = 0u64;
     let sent = c
         .send_file(&file, offset, n, cfg.send_timeout, |k| {
             pending += k;
             if pending >= 16 << 20 {
-                shared.store.fleet().served(ip, std::mem::take(&mut pending));
+                shared.store.fleet().served(ip, std::mem::take(&mut pending), image);
             }
         })
         .await;
     // Sends the short tail segment now.
     let _ = sock::setsockopt(c.stream.get_ref(), sock::sockopt::TcpCork, &false);
-    shared.store.fleet().served(ip, pending);
+    shared.store.fleet().served(ip, pending, image);
     let sent = sent?;
     if sent < n {
         // Content-Length promised more: the client must see the connection end.
@@ -777,6 +833,9 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
     // The checks that need no body come first, and close the connection: the body is not read.
     let early = |rej: Reject| (rej, keep && !req.has_body());
     let checked = match req.token.as_deref() {
+        _ if shared.store.is_closed() => {
+            Err(early(Reject::new(503, "the master has finished and takes no more inventories")))
+        }
         None => Err(early(Reject::new(
             401,
             "no token: send Authorization: Bearer <recon.token from the kernel command line>",
@@ -798,18 +857,20 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         Ok(b) => b,
         Err(rej) => return reply_reject(c, req, &rej, false, Some(mac), cfg).await,
     };
-    let json = match decode_upload(format, &body, mac) {
-        Ok(j) => j,
+    let decoded = match decode_upload(format, &body, mac) {
+        Ok(d) => d,
         Err(rej) => return reply_reject(c, req, &rej, keep, Some(mac), cfg).await,
     };
     // Written, fsynced and renamed by the store's writer thread; this connection waits for it,
     // the others go on.
     let n = body.len();
     drop(body);
-    match shared.store.put_inventory(mac, json).await {
+    match shared.store.put_inventory(mac, decoded.json, Some(decoded.summary)).await {
         Ok(replaced) => {
             let location = format!("/api/v1/nodes/{mac}/inventory");
-            let body = serde_json::to_vec(&serde_json::json!({ "mac": mac, "bytes": n, "replaced": replaced }))?;
+            let body = serde_json::to_vec(
+                &serde_json::json!({ "mac": mac, "bytes": n, "replaced": replaced, "durable": cfg.durable }),
+            )?;
             let head = Head::new(201).field("Content-Type", "application/json").field("Location", location);
             let mut o = reply(c, req, head, &body, keep, cfg).await?;
             o.mac = Some(mac);

@@ -17,8 +17,9 @@ pub(crate) struct Response {
     pub(crate) body: Vec<u8>,
 }
 
-/// Largest response body accepted (manifests and acknowledgements are small).
-const MAX_BODY: usize = 1 << 20;
+/// Largest response body accepted: manifests and acknowledgements are small, a fleet view of a
+/// thousand nodes is a few MiB.
+const MAX_BODY: usize = 32 << 20;
 
 /// `http://A.B.C.D[:port]/path` -> address and path.
 pub(crate) fn split_url(url: &str) -> Option<(SocketAddrV4, String)> {

@@ -32,7 +32,7 @@ use netboot_proto::Mac;
 
 use super::clock::unix_ms;
 use super::files::{AtomicBatch, Journal};
-use crate::serve::fleet::{Fleet, Line};
+use crate::serve::fleet::{Fleet, Line, Summary};
 
 /// Per-node timeline files kept open at once; past this all are closed and reopened on demand.
 const MAX_OPEN_LOGS: usize = 128;
@@ -41,17 +41,19 @@ const MAX_OPEN_LOGS: usize = 128;
 /// than grow the master's memory while a disk stalls.
 const MAX_QUEUED: usize = 100_000;
 
-/// An upload waiting for the writer: the node, the inventory, where the answer goes.
-type Upload = (Mac, Vec<u8>, smol::channel::Sender<io::Result<bool>>);
+/// An upload waiting for the writer: the node, the inventory, its summary, where the answer goes.
+type Upload = (Mac, Vec<u8>, Option<Summary>, smol::channel::Sender<io::Result<bool>>);
 
 /// Work for the writer thread, done in order.
 enum Job {
     /// Append a line to the logs.
     Append(Line),
     /// Store an inventory, record its event, fsync; then answer.
-    Inventory { mac: Mac, json: Vec<u8>, done: smol::channel::Sender<io::Result<bool>> },
+    Inventory { mac: Mac, json: Vec<u8>, summary: Option<Summary>, done: smol::channel::Sender<io::Result<bool>> },
     /// Fsync the logs; then answer.
     Sync(smol::channel::Sender<io::Result<()>>),
+    /// Fsync and close every file, then stop (the master is finishing); then answer.
+    Close(smol::channel::Sender<io::Result<()>>),
 }
 
 /// The data directory: the node records and the writer's channel. Shared by every service.
@@ -64,6 +66,8 @@ pub(crate) struct Store {
     queued: Arc<AtomicUsize>,
     /// Events dropped because the writer was [`MAX_QUEUED`] lines behind.
     dropped: AtomicU64,
+    /// Set when the master finishes: nothing more is accepted.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// Every store this process opened, for [`sync_all`].
@@ -124,7 +128,13 @@ impl Store {
         let fleet = Arc::new(Mutex::new(fleet));
         let queued = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
-        let mut w = Writer::open(root, fleet.clone(), queued.clone())?;
+        // The reports, a few seconds after each batch of inventories (runtime::report).
+        let (poke, pokes) = mpsc::channel();
+        let data = root.to_owned();
+        std::thread::Builder::new()
+            .name("reporter".into())
+            .spawn(move || super::report::run(&data, &pokes, std::time::Duration::from_secs(3)))?;
+        let mut w = Writer::open(root, fleet.clone(), queued.clone(), poke)?;
         let writer = std::thread::Builder::new().name("store-writer".into()).spawn(move || w.run(&rx))?;
         let store = Arc::new(Store {
             root: root.to_owned(),
@@ -133,6 +143,7 @@ impl Store {
             writer: Some(writer),
             queued,
             dropped: AtomicU64::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&store));
         Ok(store)
@@ -151,6 +162,9 @@ impl Store {
     }
 
     fn append(&self, line: Line) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
             self.queued.fetch_sub(1, Ordering::AcqRel);
             if self.dropped.fetch_add(1, Ordering::Relaxed).is_power_of_two() {
@@ -182,9 +196,12 @@ impl Store {
 
     /// Stores an uploaded inventory (JSON) durably and records it; whether it replaced an
     /// earlier one. Returns once the file and the logs are fsynced.
-    pub(crate) async fn put_inventory(&self, mac: Mac, json: Vec<u8>) -> io::Result<bool> {
+    pub(crate) async fn put_inventory(&self, mac: Mac, json: Vec<u8>, summary: Option<Summary>) -> io::Result<bool> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(io::Error::other("the master has finished and takes no more inventories"));
+        }
         let (done, answer) = smol::channel::bounded(1);
-        self.send(Job::Inventory { mac, json, done });
+        self.send(Job::Inventory { mac, json, summary, done });
         answer.recv().await.map_err(|_| io::Error::other("the store's writer stopped"))?
     }
 
@@ -193,6 +210,20 @@ impl Store {
         let (done, answer) = smol::channel::bounded(1);
         self.send(Job::Sync(done));
         answer.recv().await.map_err(|_| io::Error::other("the store's writer stopped"))?
+    }
+
+    /// Writes, fsyncs and closes every file of the data directory, and takes nothing more (the
+    /// master finishing, before RECONDATA is unmounted). Returns once the files are closed.
+    pub(crate) fn close_blocking(&self) -> io::Result<()> {
+        self.closed.store(true, Ordering::Release);
+        let (done, answer) = smol::channel::bounded(1);
+        self.send(Job::Close(done));
+        smol::block_on(answer.recv()).map_err(|_| io::Error::other("the store's writer stopped"))?
+    }
+
+    /// Whether [`Store::close_blocking`] ran.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// [`Store::sync`] for a thread that may block.
@@ -261,14 +292,22 @@ struct Writer {
     root: PathBuf,
     fleet: Arc<Mutex<Fleet>>,
     queued: Arc<AtomicUsize>,
-    log: BufWriter<File>,
+    /// `None` once closed.
+    log: Option<BufWriter<File>>,
     open_logs: HashMap<Mac, File>,
+    /// Pokes the reporter after inventories are stored.
+    reporter: Sender<()>,
 }
 
 impl Writer {
-    fn open(root: &Path, fleet: Arc<Mutex<Fleet>>, queued: Arc<AtomicUsize>) -> io::Result<Writer> {
+    fn open(
+        root: &Path,
+        fleet: Arc<Mutex<Fleet>>,
+        queued: Arc<AtomicUsize>,
+        reporter: Sender<()>,
+    ) -> io::Result<Writer> {
         let log = BufWriter::new(OpenOptions::new().create(true).append(true).open(root.join("events.jsonl"))?);
-        Ok(Writer { root: root.to_owned(), fleet, queued, log, open_logs: HashMap::new() })
+        Ok(Writer { root: root.to_owned(), fleet, queued, log: Some(log), open_logs: HashMap::new(), reporter })
     }
 
     /// Takes every job waiting as one batch: event lines appended as they come, the batch's
@@ -279,6 +318,7 @@ impl Writer {
         while let Ok(first) = rx.recv() {
             let mut inventories = Vec::new();
             let mut syncs = Vec::new();
+            let mut close = None;
             let mut next = Some(first);
             while let Some(job) = next {
                 match job {
@@ -288,8 +328,9 @@ impl Writer {
                             log::error!("store: appending an event: {e}");
                         }
                     }
-                    Job::Inventory { mac, json, done } => inventories.push((mac, json, done)),
+                    Job::Inventory { mac, json, summary, done } => inventories.push((mac, json, summary, done)),
                     Job::Sync(done) => syncs.push(done),
+                    Job::Close(done) => close = Some(done),
                 }
                 next = rx.try_recv().ok();
             }
@@ -298,7 +339,7 @@ impl Writer {
             if let Err(e) = &synced {
                 log::error!("store: syncing the logs: {e}");
             }
-            for ((mac, _, done), r) in inventories.iter().zip(stored) {
+            for ((mac, _, _, done), r) in inventories.iter().zip(stored) {
                 let r = r.and_then(|replaced| match &synced {
                     Ok(()) => Ok(replaced),
                     Err(e) => Err(io::Error::new(e.kind(), format!("syncing the logs: {e}"))),
@@ -308,16 +349,28 @@ impl Writer {
                 }
                 let _ = done.try_send(r);
             }
+            if !inventories.is_empty() {
+                let _ = self.reporter.send(());
+            }
             for done in syncs {
                 let _ = done.try_send(synced.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+            }
+            if let Some(done) = close {
+                let r = self.sync();
+                // Closed: the files are no longer open, so their filesystem can be unmounted.
+                self.open_logs.clear();
+                self.log = None;
+                let _ = done.try_send(r);
+                return;
             }
         }
         let _ = self.sync();
     }
 
     fn append(&mut self, line: &Line) -> io::Result<()> {
-        self.log.write_all(line.text.as_bytes())?;
-        self.log.write_all(b"\n")?;
+        let Some(log) = self.log.as_mut() else { return Ok(()) };
+        log.write_all(line.text.as_bytes())?;
+        log.write_all(b"\n")?;
         let Some(mac) = line.node else { return Ok(()) };
         let f = match self.open_logs.get_mut(&mac) {
             Some(f) => f,
@@ -341,7 +394,7 @@ impl Writer {
         let now = unix_ms();
         let mut batch = AtomicBatch::default();
         let mut ids = Vec::with_capacity(jobs.len());
-        for (k, (mac, json, _)) in jobs.iter().enumerate() {
+        for (k, (mac, json, _, _)) in jobs.iter().enumerate() {
             let dir = node_dir(&self.root, *mac);
             let newest = dir.join("inventory.json");
             // Distinct names for uploads of one node within one millisecond.
@@ -352,7 +405,7 @@ impl Writer {
         let results = batch.commit();
         let ok = |i: usize| results.get(i).is_some_and(Result::is_ok);
         let mut out = Vec::with_capacity(jobs.len());
-        for ((mac, json, _), (kept, newest, replaced)) in jobs.iter().zip(ids) {
+        for ((mac, json, summary, _), (kept, newest, replaced)) in jobs.iter().zip(ids) {
             if !(ok(kept) && ok(newest)) {
                 let why = results.get(kept).into_iter().chain(results.get(newest)).find_map(|r| r.as_ref().err());
                 out.push(Err(io::Error::other(format!(
@@ -362,19 +415,28 @@ impl Writer {
                 continue;
             }
             let fields = serde_json::json!({ "bytes": json.len(), "replaced": replaced });
-            let line = self.fleet.lock().unwrap_or_else(|e| e.into_inner()).event(*mac, "inventory", now, fields, true);
+            let line = {
+                let mut fleet = self.fleet.lock().unwrap_or_else(|e| e.into_inner());
+                let line = fleet.event(*mac, "inventory", now, fields, true);
+                if let Some(s) = summary {
+                    fleet.summarize(*mac, s.clone());
+                }
+                line
+            };
             out.push(self.append(&line).map(|()| replaced));
         }
         out
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.log.flush()
+        self.log.as_mut().map_or(Ok(()), Write::flush)
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.log.flush()?;
-        self.log.get_ref().sync_data()?;
+        if let Some(log) = self.log.as_mut() {
+            log.flush()?;
+            log.get_ref().sync_data()?;
+        }
         for f in self.open_logs.values() {
             f.sync_data()?;
         }
@@ -396,8 +458,8 @@ mod tests {
         let s = Store::open(d.path()).unwrap();
         s.event(mac(1), "dhcp-ack", serde_json::json!({"ip": "10.0.0.5"}), true);
         s.event(mac(2), "dhcp-ack", serde_json::json!({"ip": "10.0.0.6"}), false);
-        assert!(!smol::block_on(s.put_inventory(mac(1), b"{}".to_vec())).unwrap());
-        assert!(smol::block_on(s.put_inventory(mac(1), b"{\"a\":1}".to_vec())).unwrap());
+        assert!(!smol::block_on(s.put_inventory(mac(1), b"{}".to_vec(), None)).unwrap());
+        assert!(smol::block_on(s.put_inventory(mac(1), b"{\"a\":1}".to_vec(), None)).unwrap());
         drop(s);
         let s = Store::open(d.path()).unwrap();
         {

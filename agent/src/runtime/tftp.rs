@@ -32,6 +32,9 @@ use netboot_proto::tftp::{
     ErrorCode, Limits, Negotiation, Packet, Sender, SenderConfig, SenderError, Transmit, blksize_for_mtu, data_header,
 };
 use smol::{Async, LocalExecutor};
+use std::sync::Arc;
+
+use super::store::Store;
 
 use super::udp::{UdpOptions, bind_udp, interface_mtu, local_v4, recv_with_info};
 use crate::serve::tftp::{Decision, Root, decide};
@@ -98,7 +101,12 @@ enum TransferError {
 }
 
 /// Serves until the socket fails. `ex` runs the transfer tasks.
-pub(crate) async fn serve(cfg: TftpConfig, ex: Rc<LocalExecutor<'static>>, stats: Rc<Stats>) -> anyhow::Result<()> {
+pub(crate) async fn serve(
+    cfg: TftpConfig,
+    ex: Rc<LocalExecutor<'static>>,
+    stats: Rc<Stats>,
+    store: Option<Arc<Store>>,
+) -> anyhow::Result<()> {
     let root = Root::open(&cfg.root).map_err(|e| anyhow::anyhow!("tftp root {}: {e}", cfg.root.display()))?;
     let opts = UdpOptions { pktinfo: true, reuse_addr: true, ..UdpOptions::default() };
     let sock = bind_udp(cfg.listen, &opts).map_err(|e| anyhow::anyhow!("tftp: {e}"))?;
@@ -147,11 +155,23 @@ pub(crate) async fn serve(cfg: TftpConfig, ex: Rc<LocalExecutor<'static>>, stats
                 bump(&stats.started, 1);
                 let name = String::from_utf8_lossy(name).into_owned();
                 let (active, stats, peer, sender_cfg) = (active.clone(), stats.clone(), r.from, cfg.sender);
+                let store = store.clone();
                 ex.spawn(async move {
                     let started = Instant::now();
                     let out = smol::unblock(move || transfer(&tsock, &file, size, negotiation, sender_cfg, clock)).await;
                     active.borrow_mut().remove(&peer);
                     let secs = started.elapsed().as_secs_f64();
+                    // The node's timeline, when the master knows which node has this address.
+                    if let Some(store) = &store {
+                        let mac = store.fleet().mac_of(*peer.ip());
+                        if let Some(mac) = mac {
+                            let fields = match &out {
+                                Ok(_) => serde_json::json!({ "file": name, "status": "sent", "bytes": size }),
+                                Err(e) => serde_json::json!({ "file": name, "status": "failed", "error": e.to_string() }),
+                            };
+                            store.event(mac, "tftp", fields, true);
+                        }
+                    }
                     match out {
                         Ok((retransmitted, confirmed)) => {
                             bump(&stats.completed, 1);

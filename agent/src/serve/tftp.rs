@@ -59,18 +59,27 @@ pub enum Refusal {
     Forbidden(&'static str),
 }
 
-/// The directory served, held open so that every lookup starts from it.
+/// The directory served, held open so that every lookup starts from it, and the names served
+/// from elsewhere ([`Root::with_extent`]).
 #[derive(Debug)]
 pub struct Root {
     dir: OwnedFd,
     path: PathBuf,
+    extents: Vec<(PathBuf, PathBuf, u64)>,
 }
 
 impl Root {
     /// Opens `path` as the root.
     pub fn open(path: &Path) -> io::Result<Root> {
         let dir = std::fs::OpenOptions::new().read(true).custom_flags_dir().open(path)?;
-        Ok(Root { dir: dir.into(), path: path.to_path_buf() })
+        Ok(Root { dir: dir.into(), path: path.to_path_buf(), extents: Vec::new() })
+    }
+
+    /// Serves `name` as the first `len` octets of `source` (a block device: the live ISO at the
+    /// start of the stick the master booted from), ahead of any file of that name in the root.
+    pub fn with_extent(mut self, name: &str, source: PathBuf, len: u64) -> Root {
+        self.extents.push((PathBuf::from(name), source, len));
+        self
     }
 
     /// The root's path, for logs.
@@ -81,6 +90,10 @@ impl Root {
     /// Opens the file a client asked for, confined to the root.
     pub fn open_file(&self, requested: &[u8]) -> Result<(File, u64), Refusal> {
         let rel = normalise(requested)?;
+        if let Some((_, source, len)) = self.extents.iter().find(|(n, ..)| *n == rel) {
+            let file = File::open(source).map_err(|_| Refusal::NotFound)?;
+            return Ok((file, *len));
+        }
         let fd = open_beneath(self.dir.as_fd(), &rel).map_err(|e| match e {
             nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR => Refusal::NotFound,
             nix::errno::Errno::EXDEV | nix::errno::Errno::ELOOP => Refusal::Forbidden("path leads out of the root"),

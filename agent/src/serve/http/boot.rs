@@ -4,17 +4,21 @@ use std::collections::BTreeSet;
 
 use netboot_proto::Mac;
 
+/// The seed's consoles, on both peer paths: the screen (tty0) and one serial console. The kernel
+/// registers one serial console only, the first `ttyS` named: ttyS1 (COM2, where most BMCs put
+/// serial-over-LAN), which is also /dev/console; ttyS0 gets the early boot messages
+/// (`earlyprintk`) and the firmware's (checked in QEMU: `/proc/consoles` lists tty0 and ttyS1).
+pub const CONSOLES: &str = "nomodeset noquiet splash=off console=tty0 console=ttyS1,115200n8 console=ttyS0,115200n8 earlyprintk=serial,ttyS0,115200";
+
 /// The seed's kernel arguments for a peer that boots the live image: dracut livenet fetches
-/// the image over HTTP into RAM (`rd.live.ram=1`), the consoles a crash cart or a serial
-/// concentrator sees (the last `console=` is /dev/console), and the seed's words that a Debian
-/// kernel ignores (`iomem=relaxed ksdevice=bootif extra` are kept: harmless, and tools that read
-/// the command line find what they expect). `rd.live.overlay.overlayfs=1`: dracut 059 needs it
-/// for a squashfs that holds the root tree itself (the virtual rack's small image).
-/// `systemd.mask=var-lib-recon.mount`: a peer never mounts a RECONDATA partition it might find on
-/// its own disks (they are not touched).
+/// the image over HTTP into RAM (`rd.live.ram=1`), the consoles ([`CONSOLES`]), and the seed's
+/// words that a Debian kernel ignores (`iomem=relaxed ksdevice=bootif extra` are kept: harmless,
+/// and tools that read the command line find what they expect). `rd.live.overlay.overlayfs=1`:
+/// dracut 059 needs it for a squashfs that holds the root tree itself (the virtual rack's small
+/// image). `systemd.mask=var-lib-recon.mount`: a peer never mounts a RECONDATA partition it might
+/// find on its own disks (they are not touched).
 pub const SEED_ARGS: &str = "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 \
-    rd.neednet=1 ip=dhcp nomodeset noquiet splash=off console=tty0 console=ttyS1,115200n8 console=ttyS0,115200n8 \
-    earlyprintk=serial,ttyS0,115200 iomem=relaxed ksdevice=bootif extra systemd.mask=var-lib-recon.mount";
+    rd.neednet=1 ip=dhcp {consoles} iomem=relaxed ksdevice=bootif extra systemd.mask=var-lib-recon.mount";
 
 /// What goes into a node's iPXE script. Names are relative to the boot directory; in `args`,
 /// `{master}` becomes the master's `address[:port]` and `{iso}` the image name.
@@ -45,9 +49,9 @@ impl Default for BootConfig {
             kernel: "vmlinuz".into(),
             initrd: "initrd.img".into(),
             iso: "recon.iso".into(),
-            args: SEED_ARGS.into(),
+            args: SEED_ARGS.replace("{consoles}", CONSOLES),
             append: String::new(),
-            fast_args: "rd.neednet=1 ip=dhcp recon.path=initramfs console=tty0 console=ttyS0,115200n8".into(),
+            fast_args: format!("rd.neednet=1 ip=dhcp recon.path=initramfs {CONSOLES}"),
             fast_macs: BTreeSet::new(),
             fast_all: false,
         }
@@ -100,7 +104,8 @@ mod tests {
         // The fast path: no image, the agent in the initramfs.
         cfg.fast_macs.insert(one);
         let s = boot_script(&cfg, "10.0.0.1", one, "00ff");
-        assert!(s.contains("initrd=initrd.img rd.neednet=1 ip=dhcp recon.path=initramfs console="), "{s}");
+        assert!(s.contains("initrd=initrd.img rd.neednet=1 ip=dhcp recon.path=initramfs nomodeset"), "{s}");
+        assert!(s.contains(" console=tty0 console=ttyS1,115200n8 console=ttyS0,115200n8 "), "{s}");
         assert!(!s.contains("root=live"), "{s}");
         let s = boot_script(&cfg, "10.0.0.1", Mac([0x52, 0x54, 0, 0, 0, 2]), "00ff");
         assert!(s.contains("root=live:"), "{s}");

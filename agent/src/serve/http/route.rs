@@ -28,6 +28,10 @@ pub enum Route {
     Manifest,
     /// `GET /api/v1/stats`: each service's counters (requests, replies, what was dropped).
     Stats,
+    /// `GET /api/v1/fleet`: every node in words, counts and the newest events (the board).
+    Fleet,
+    /// `POST /api/v1/finish`: the operator's finish (only from the master itself).
+    Finish,
     /// `POST /api/v1/nodes/{mac}/events`: an agent's state machine event.
     Events {
         /// The node.
@@ -57,6 +61,11 @@ pub fn route(req: &Request) -> Result<Route, Reject> {
             [b"v1", b"nodes"] => read_only(req.method, Route::Nodes),
             [b"v1", b"manifest"] => read_only(req.method, Route::Manifest),
             [b"v1", b"stats"] => read_only(req.method, Route::Stats),
+            [b"v1", b"fleet"] => read_only(req.method, Route::Fleet),
+            [b"v1", b"finish"] => match req.method {
+                Method::Post => Ok(Route::Finish),
+                m => Err(not_allowed(m, "POST")),
+            },
             [b"v1", b"nodes", mac, b"events"] => {
                 let shown = String::from_utf8_lossy(mac);
                 let mac =

@@ -29,9 +29,18 @@ pub fn upload_format(content_type: Option<&str>) -> Result<UploadFormat, Reject>
     }
 }
 
-/// Decodes and checks an uploaded inventory for the node `mac`, and returns it as the pretty
-/// JSON the store keeps. Refusals are 400s with a one-line reason.
-pub fn decode_upload(format: UploadFormat, body: &[u8], mac: Mac) -> Result<Vec<u8>, Reject> {
+/// An upload, decoded and checked.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The inventory as the store keeps it: pretty JSON.
+    pub json: Vec<u8>,
+    /// What the board and the reports show of it at a glance.
+    pub summary: crate::serve::fleet::Summary,
+}
+
+/// Decodes and checks an uploaded inventory for the node `mac`: the pretty JSON the store keeps
+/// and its summary. Refusals are 400s with a one-line reason.
+pub fn decode_upload(format: UploadFormat, body: &[u8], mac: Mac) -> Result<Decoded, Reject> {
     use inventory::model::{Inventory, OLDEST_JSON_SCHEMA, SCHEMA};
     let inv: Inventory = match format {
         UploadFormat::Json => {
@@ -71,7 +80,8 @@ pub fn decode_upload(format: UploadFormat, body: &[u8], mac: Mac) -> Result<Vec<
     {
         return Err(Reject::new(400, format!("the inventory's run.boot_mac {boot} is not {mac}")));
     }
-    serde_json::to_vec_pretty(&inv).map_err(|e| Reject::new(500, format!("encoding the inventory: {e}")))
+    let json = serde_json::to_vec_pretty(&inv).map_err(|e| Reject::new(500, format!("encoding the inventory: {e}")))?;
+    Ok(Decoded { json, summary: crate::serve::fleet::Summary::of(&inv) })
 }
 
 #[cfg(test)]
@@ -89,7 +99,8 @@ mod tests {
         let pc = postcard::to_stdvec(&inv).unwrap();
         for (f, body) in [(UploadFormat::Json, &json), (UploadFormat::Postcard, &pc)] {
             let stored = decode_upload(f, body, mac).unwrap();
-            assert_eq!(serde_json::from_slice::<Inventory>(&stored).unwrap(), inv);
+            assert_eq!(serde_json::from_slice::<Inventory>(&stored.json).unwrap(), inv);
+            assert_eq!(stored.summary.hostname.as_deref(), Some("n1"));
         }
         let status = |f, b: &[u8], m: Mac| decode_upload(f, b, m).unwrap_err();
         assert!(status(UploadFormat::Json, b"{garbage", mac).reason.starts_with("not an inventory in JSON"));
@@ -105,7 +116,7 @@ mod tests {
         let mut older = serde_json::to_value(Inventory { schema: 1, ..Inventory::default() }).unwrap();
         older["run"].as_object_mut().unwrap().remove("timings");
         let stored = decode_upload(UploadFormat::Json, &serde_json::to_vec(&older).unwrap(), mac).unwrap();
-        assert_eq!(serde_json::from_slice::<Inventory>(&stored).unwrap().schema, 1);
+        assert_eq!(serde_json::from_slice::<Inventory>(&stored.json).unwrap().schema, 1);
         let old_pc = postcard::to_stdvec(&Inventory { schema: 1, ..Inventory::default() }).unwrap();
         assert!(status(UploadFormat::Postcard, &old_pc, mac).reason.ends_with("reads: schema 1"));
         assert_eq!(upload_format(Some("Application/JSON; charset=utf-8")), Ok(UploadFormat::Json));
