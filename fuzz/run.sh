@@ -7,18 +7,21 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
-# target:seed directory
-targets=(dhcpv4_parse:dhcpv4 dhcpv4_roundtrip:dhcpv4 dhcpv4_differential:dhcpv4 tftp_parse:tftp tftp_roundtrip:tftp tftp_transfer:tftp_transfer agent_inputs:agent_inputs)
+# target:seed directory:longest input (a datagram; a request head; a whole table, capture or upload)
+targets=(dhcpv4_parse:dhcpv4:1500 dhcpv4_roundtrip:dhcpv4:1500 dhcpv4_differential:dhcpv4:1500
+  tftp_parse:tftp:1500 tftp_roundtrip:tftp:1500 tftp_transfer:tftp_transfer:1500 agent_inputs:agent_inputs:1500
+  dns:dns:1500 http_head:http_head:20000 http_chunked:http_chunked:4096 http_range:http_range:256
+  http_response:http_response:4096 upload_body:upload_body:65536 smbios:smbios:65536 pcap:pcap:65536)
 cargo fuzz build -s none
 mkdir -p logs
 for entry in "${targets[@]}"; do
-  t=${entry%%:*}
-  seeds=seeds/${entry#*:}
+  IFS=: read -r t seeds max <<< "$entry"
+  seeds=seeds/$seeds
   mkdir -p "corpus/$t"
   if [ "$secs" -gt 0 ]; then
     echo "fuzz: $t for $secs s"
     if ! cargo fuzz run -s none "$t" "corpus/$t" "$seeds" -- \
-         -max_total_time="$secs" -max_len=1500 -print_final_stats=1 > "logs/$t.log" 2>&1; then
+         -max_total_time="$secs" -max_len="$max" -print_final_stats=1 > "logs/$t.log" 2>&1; then
       tail -40 "logs/$t.log" >&2
       echo "fuzz: $t crashed; the input is in fuzz/artifacts/$t/" >&2
       exit 1

@@ -12,7 +12,13 @@ fuzz_target!(|data: &[u8]| {
     let split = usize::from(split).min(rest.len());
     let (line, mut ops) = rest.split_at(split);
     let cmdline = Cmdline::parse(&String::from_utf8_lossy(line));
-    let facts = Facts { cmdline, mac: Mac([0x52, 0x54, 0, 0, 0, 1]), ipmi: ops.first().is_some_and(|b| b & 1 == 1), boot_unix_ms: 0, version: 1 };
+    let facts = Facts {
+        cmdline,
+        mac: Mac([0x52, 0x54, 0, 0, 0, 1]),
+        ipmi: ops.first().is_some_and(|b| b & 1 == 1),
+        boot_unix_ms: 0,
+        version: 1,
+    };
     let mut agent = Agent::new(facts, 0);
     let mut now = 0u64;
     let mut acked = false;
@@ -38,11 +44,23 @@ fuzz_target!(|data: &[u8]| {
             1 => Some(Input::ProbeResult { foreign_dhcp: (arg & 1 == 1).then_some(ip) }),
             2 => Some(Input::ServeStarted(if arg & 1 == 1 { Ok(ip) } else { Err(Failure::Local("x".into())) })),
             3 => Some(Input::Manifest(if arg & 1 == 1 {
-                Ok((ip, Manifest { upload_url: "http://x/{mac}".into(), poweroff: ["always", "never", "auto", "??"].get(usize::from(arg >> 1) % 4).map(|s| s.to_string()), token: (arg & 8 == 8).then(|| "ab".to_owned()), durable: arg & 16 == 0 }))
+                Ok((
+                    ip,
+                    Manifest {
+                        upload_url: "http://x/{mac}".into(),
+                        poweroff: ["always", "never", "auto", "??"]
+                            .get(usize::from(arg >> 1) % 4)
+                            .map(|s| s.to_string()),
+                        token: (arg & 8 == 8).then(|| "ab".to_owned()),
+                        durable: arg & 16 == 0,
+                    },
+                ))
             } else {
                 Err(Failure::Status(503))
             })),
-            4 => Some(Input::InventoryDone(if arg & 1 == 1 { Ok(vec![*arg]) } else { Err(Failure::Local("x".into())) })),
+            4 => {
+                Some(Input::InventoryDone(if arg & 1 == 1 { Ok(vec![*arg]) } else { Err(Failure::Local("x".into())) }))
+            }
             5 => {
                 let status = [201u16, 200, 400, 401, 413, 500][usize::from(*arg) % 6];
                 if status == 201 {
