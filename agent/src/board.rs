@@ -30,6 +30,16 @@ use crate::serve::fleet::FleetView;
 /// Where the agent says its master serves, for a board on the same machine.
 pub const MASTER_URL_FILE: &str = "/run/recon/master.url";
 
+/// The agent's progress on this machine, a line per event (the board shows it on a peer).
+pub const AGENT_STATUS_FILE: &str = "/run/recon/agent.status";
+
+/// The last `n` lines of the agent's status on this machine.
+fn agent_status(n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(AGENT_STATUS_FILE).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| (*l).to_owned()).collect()
+}
+
 /// Which form to draw in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Form {
@@ -94,13 +104,21 @@ fn lines(given: Option<&str>) -> anyhow::Result<()> {
     let mut said: BTreeMap<String, String> = BTreeMap::new();
     let mut last_log = 0u64;
     let mut waiting_said = false;
+    let mut status_said = 0usize;
     let mut last_counts = String::new();
     loop {
         let Some(url) = master_url(given) else {
-            if !waiting_said {
-                writeln!(out, "board: waiting for the master to serve ({MASTER_URL_FILE})")?;
+            // Not a master (yet): a peer shows its own agent's progress.
+            let status = agent_status(usize::MAX);
+            for l in status.iter().skip(status_said) {
+                writeln!(out, "agent: {l}")?;
+            }
+            status_said = status_said.max(status.len());
+            if !waiting_said && status.is_empty() {
+                writeln!(out, "board: waiting for the agent ({AGENT_STATUS_FILE}) or a master ({MASTER_URL_FILE})")?;
                 waiting_said = true;
             }
+            out.flush()?;
             std::thread::sleep(Duration::from_secs(1));
             continue;
         };
@@ -208,7 +226,17 @@ fn draw(f: &mut ratatui::Frame<'_>, s: &Screen) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let Some(v) = &s.view else {
         let msg = match (&s.url, &s.error) {
-            (None, _) => format!("recon: waiting for the master to serve ({MASTER_URL_FILE})"),
+            (None, _) => {
+                // Not a master: this node's own agent, as it goes.
+                let mut lines = vec![Line::styled("recon: this node's agent (a peer reports to its master)", bold)];
+                let status = agent_status(usize::from(area.height.saturating_sub(2)));
+                if status.is_empty() {
+                    lines.push(Line::raw("waiting for the agent to start"));
+                }
+                lines.extend(status.into_iter().map(|l| Line::raw(table::cut(&l, w))));
+                f.render_widget(Paragraph::new(lines), area);
+                return;
+            }
             (Some(u), Some(e)) => format!("recon: {u}: {e}"),
             (Some(u), None) => format!("recon: asking {u}"),
         };

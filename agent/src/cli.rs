@@ -4,6 +4,7 @@
 //! error naming the flag and what it takes (`serve: --lease "1h": a whole number of seconds`),
 //! never a panic; durations are refused when negative, not finite or absurdly long.
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,10 @@ options:
   --peer-poweroff P     what peers do once their inventory is stored: auto (power off when they
                         have a BMC; the default), always or never
   --stuck SECS          a node quiet this long before it is done counts as stuck (default 90)
+  --board               show the operator's board here (recon board), the log going to
+                        DIR/serve.log; `q` on the board stops serving (default: on when
+                        stdin and stdout are a terminal that can draw it)
+  --no-board            log lines to stderr, whatever the terminal
   -h, --help            this text";
 
 const AGENT_USAGE: &str = "\
@@ -87,6 +92,8 @@ options:
   --cmdline TEXT        these kernel arguments instead of /proc/cmdline
   --root DIR            inventory the sysfs/procfs tree under DIR instead of this machine
                         (labs); such a run never powers off
+  --status FILE         append a line per event to FILE, for `recon board` on this machine's
+                        console (the image: /run/recon/agent.status; default: none)
   -h, --help            this text
 
 kernel arguments it reads: BOOTIF=01-MAC pxeaddr=A.B.C.D postaction=liveboot
@@ -179,7 +186,8 @@ usage: recon report --data DIR
 
 Write the reports into DIR from the node files stored there: report.html, inventory.csv,
 netbox/*.csv (NetBox bulk import), ironic/<mac>.json (the Ironic Python Agent's inspection data).
-A master writes them by itself as nodes complete and when it finishes.
+A master writes them by itself as nodes complete and when it finishes. Then prints the fleet
+table (as the board shows it).
 
 required:
   --data DIR            a master's data directory (RECONDATA, mounted)
@@ -330,9 +338,12 @@ fn serve(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
     const CMD: &str = "serve";
     let (mut interface, mut boot, mut data) = (None, None, None);
     let mut a = master::ServeArgs::new();
+    let mut board = None;
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return help(SERVE_USAGE),
+            Long("board") => board = Some(true),
+            Long("no-board") => board = Some(false),
             Long("interface") => interface = Some(text(&mut p, CMD, "--interface")?),
             Long("boot") => boot = Some(PathBuf::from(text(&mut p, CMD, "--boot")?)),
             Long("data") => data = Some(PathBuf::from(text(&mut p, CMD, "--data")?)),
@@ -395,13 +406,56 @@ fn serve(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
     if a.names.is_empty() {
         a.names = vec!["bang".into(), "recon".into()];
     }
-    init_logging();
+    let board = board.unwrap_or_else(|| {
+        std::io::stdin().is_terminal() && crate::board::form_for_terminal() == crate::board::Form::Full
+    });
+    if !board {
+        init_logging();
+    }
     runtime::signals::install();
     master::check_interface(&a.interface)?;
     for w in master::check_boot_dir(&a.boot)? {
-        log::warn!("{w}");
+        // Before the board takes the screen: a missing firmware is said where the operator looks.
+        eprintln!("recon: {w}");
     }
-    master::run(a)?;
+    if !board {
+        master::run(a)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve_with_board(a)
+}
+
+/// `recon serve` with the board on this terminal: the master on a thread of its own, its log in
+/// DIR/serve.log, the board against its HTTP API; quitting the board stops the master as SIGTERM
+/// does (every store synced first).
+fn serve_with_board(a: master::ServeArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&a.data).with_context(|| format!("serve: --data {}", a.data.display()))?;
+    let log_path = a.data.join("serve.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("serve: {}", log_path.display()))?;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .target(env_logger::Target::Pipe(Box::new(log)))
+        .init();
+    let (tx, rx) = smol::channel::bounded(1);
+    let master = std::thread::Builder::new().name("master".into()).spawn(move || master::run_with(a, Some(tx)))?;
+    let server = match smol::block_on(rx.recv()) {
+        Ok(Ok((server, _))) => server,
+        Ok(Err(e)) => bail!("serve: {e} (log: {})", log_path.display()),
+        // The master ended before it served: its own error says why.
+        Err(_) => match master.join() {
+            Ok(Err(e)) => return Err(e),
+            _ => bail!("serve: the master stopped before it served (log: {})", log_path.display()),
+        },
+    };
+    let host = if server.is_unspecified() { Ipv4Addr::LOCALHOST } else { server };
+    let shown = crate::board::run(Some(&format!("http://{host}")), crate::board::Form::Full);
+    // The signal thread syncs every store and exits, as for Ctrl-C elsewhere.
+    nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGTERM)?;
+    shown?;
+    std::thread::park();
     Ok(ExitCode::SUCCESS)
 }
 
@@ -413,6 +467,7 @@ fn agent(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
         data: PathBuf::from("/var/lib/recon"),
         interface: None,
         root: None,
+        status: None,
     };
     while let Some(arg) = p.next()? {
         match arg {
@@ -422,6 +477,7 @@ fn agent(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
             Long("interface") => o.interface = Some(text(&mut p, CMD, "--interface")?),
             Long("cmdline") => o.cmdline = Some(text(&mut p, CMD, "--cmdline")?),
             Long("root") => o.root = Some(PathBuf::from(text(&mut p, CMD, "--root")?)),
+            Long("status") => o.status = Some(PathBuf::from(text(&mut p, CMD, "--status")?)),
             other => return Err(anyhow::Error::from(other.unexpected()).context(format!("{CMD} (recon agent --help)"))),
         }
     }
@@ -607,9 +663,11 @@ fn report(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
         "{CMD}: --data {}: no nodes/ there: not a master's data directory",
         data.display()
     );
-    let n =
-        runtime::report::write(&data).with_context(|| format!("{CMD}: writing the reports in {}", data.display()))?;
-    println!("{n} report files written in {}", data.display());
+    let n = runtime::report::write(&data, crate::serve::fleet::STUCK_MS)
+        .with_context(|| format!("{CMD}: writing the reports in {}", data.display()))?;
+    let (view, _) = runtime::report::load(&data, crate::serve::fleet::STUCK_MS)
+        .with_context(|| format!("{CMD}: reading {}", data.display()))?;
+    println!("{}\n\n{n} report files written in {}", crate::report::table::table(&view, 100), data.display());
     Ok(ExitCode::SUCCESS)
 }
 

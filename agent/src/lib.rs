@@ -21,3 +21,7 @@ mod master;
 pub mod report;
 mod runtime;
 pub mod serve;
+
+/// A master's data directory read back: its fleet view and every node's record (what `recon
+/// report` makes the reports from; the stick check prints the table of a stick's RECONDATA).
+pub use runtime::report::load as load_data;

@@ -229,7 +229,7 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
     }
     let store =
         Store::open(&args.data).with_context(|| format!("opening the data directory {}", args.data.display()))?;
-    store.fleet().set_stuck(u64::try_from(args.stuck.as_millis()).unwrap_or(u64::MAX));
+    store.set_stuck(u64::try_from(args.stuck.as_millis()).unwrap_or(u64::MAX));
     let names: runtime::dhcp::Names = Rc::new(RefCell::new(BTreeMap::new()));
     let ex = Rc::new(smol::LocalExecutor::new());
 

@@ -139,6 +139,9 @@ pub struct Report {
     /// What went wrong beyond single VMs (with a foreign DHCP server: recon handing out
     /// addresses, or not noticing the other server).
     pub errors: Vec<String>,
+    /// The master's fleet as `recon board` and report.html show it (the agent's own table code,
+    /// from `GET /api/v1/fleet` at the end of the run).
+    pub fleet: Option<String>,
 }
 
 impl Report {
@@ -153,10 +156,15 @@ impl Report {
             })
     }
 
-    /// The fleet table.
+    /// The master's fleet table (as its board shows it), then the rack's check of each VM.
     pub fn table(&self) -> String {
-        let mut s =
-            String::from("vm    fw    path  nic             bmc  serial        cpus  mem     disks  inventory  end\n");
+        let mut s = String::new();
+        if let Some(f) = &self.fleet {
+            s.push_str("the master's fleet (recon board):\n");
+            s.push_str(f);
+            s.push_str("\n\nthe rack's checks against each VM's QEMU command line:\n");
+        }
+        s.push_str("vm    fw    path  nic             bmc  serial        cpus  mem     disks  inventory  end\n");
         for o in &self.outcomes {
             let inv = o.inventory.as_ref();
             let cpus = inv.and_then(|i| i["cpu"]["logical_cpus"].as_u64()).map(|c| c.to_string()).unwrap_or("-".into());
@@ -287,6 +295,8 @@ pub struct RackOpts {
     /// A foreign DHCP server (dnsmasq, addresses only, no PXE) shares the segment, and recon
     /// serves with `--dhcp auto`: it must hand out no address and boot the VMs by proxy.
     pub foreign_dhcp: bool,
+    /// More kernel arguments for every VM, after the master's own (`recon serve --append`).
+    pub append: String,
 }
 
 struct Running {
@@ -386,7 +396,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         "--dhcp".into(),
         if opts.foreign_dhcp { "auto" } else { "full" }.into(),
         "--append".into(),
-        "panic=5".into(),
+        format!("panic=5 {}", opts.append).trim_end().to_owned(),
     ];
     for vm in vms.iter().filter(|v| v.path == PeerPath::Fast) {
         argv.push("--fast-path".into());
@@ -501,6 +511,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
             i += 1;
         }
     }
+    let fleet = fleet_table(&ns, &format!("http://{MASTER}"));
     drop(master);
     drop(_foreign);
     drop(foreign_ns);
@@ -517,7 +528,28 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         }
     }
     outcomes.sort_by(|a, b| a.vm.name.cmp(&b.vm.name));
-    Report { outcomes, total_s: t0.elapsed().as_secs_f64(), master_rss_kb, errors }
+    // The operator's view must agree with what the rack saw: every stored node, by its serial.
+    match &fleet {
+        None => errors.push("the master's GET /api/v1/fleet gave no fleet view".to_owned()),
+        Some(f) => {
+            for o in &outcomes {
+                if let Some(serial) = o.inventory.as_ref().and_then(|i| i["system"]["serial"].as_str())
+                    && !f.lines().any(|l| l.contains(serial) && (l.contains("done") || l.contains("powered off")))
+                {
+                    errors.push(format!("the fleet table shows {} ({serial}) as not done", o.vm.name));
+                }
+            }
+        }
+    }
+    Report { outcomes, total_s: t0.elapsed().as_secs_f64(), master_rss_kb, errors, fleet }
+}
+
+/// The fleet table from a master's `GET /api/v1/fleet`, fetched with curl inside `ns`, drawn by
+/// the agent's own table code (the board's and report's), 100 columns wide.
+pub fn fleet_table(ns: &Netns, url: &str) -> Option<String> {
+    let out = ns.command(&["curl", "-sS", "--max-time", "10", &format!("{url}/api/v1/fleet")]).output().ok()?;
+    let view: agent::serve::fleet::FleetView = serde_json::from_slice(&out.stdout).ok()?;
+    Some(agent::report::table::table(&view, 100))
 }
 
 /// The last `n` lines of a file.

@@ -31,6 +31,7 @@ fn opts(boot: PathBuf, name: &str, foreign_dhcp: bool) -> RackOpts {
         timeout: Duration::from_secs(600),
         progress: true,
         foreign_dhcp,
+        append: String::new(),
     }
 }
 

@@ -169,6 +169,7 @@ fn summary(o: &mut String, fleet: &FleetView, records: &[Record]) {
 }
 
 fn row(o: &mut String, k: &str, v: &str) {
+    let v = v.trim();
     if !v.is_empty() {
         let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
     }

@@ -125,3 +125,111 @@ pub fn inspection(r: &Record) -> Option<Value> {
     }
     Some(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::fleet::Fleet;
+    use netboot_proto::Mac;
+
+    /// IPA's keys (openstack/ironic-python-agent @ a9e64be, `ironic_python_agent/hardware.py`:
+    /// `serializable_fields` of NetworkInterface, CPU, BlockDevice, Memory, SystemVendorInfo,
+    /// SystemFirmware, BootInfo; `list_hardware_info` for the inventory's keys; `inspector.py`
+    /// `collect_default` for the top level).
+    const TOP: &[&str] = &["inventory", "root_disk", "boot_interface", "configuration", "error"];
+    const INVENTORY: &[&str] =
+        &["interfaces", "cpu", "disks", "memory", "bmc_address", "bmc_v6address", "system_vendor", "boot", "hostname"];
+    const INTERFACE: &[&str] = &[
+        "name",
+        "mac_address",
+        "ipv4_address",
+        "ipv6_address",
+        "has_carrier",
+        "lldp",
+        "vendor",
+        "product",
+        "client_id",
+        "biosdevname",
+        "speed_mbps",
+        "pci_address",
+        "driver",
+    ];
+    const CPU: &[&str] = &["model_name", "frequency", "count", "architecture", "flags", "socket_count"];
+    const DISK: &[&str] = &[
+        "name",
+        "model",
+        "size",
+        "rotational",
+        "wwn",
+        "serial",
+        "vendor",
+        "wwn_with_extension",
+        "wwn_vendor_extension",
+        "hctl",
+        "by_path",
+        "logical_sectors",
+        "physical_sectors",
+        "tran",
+    ];
+    const MEMORY: &[&str] = &["total", "physical_mb"];
+    const VENDOR: &[&str] = &["product_name", "serial_number", "manufacturer", "firmware"];
+    const FIRMWARE: &[&str] = &["vendor", "version", "build_date"];
+    const BOOT: &[&str] = &["current_boot_mode", "pxe_interface"];
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    fn same(v: &Value, want: &[&str]) {
+        let mut w: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
+        w.sort();
+        assert_eq!(keys(v), w);
+    }
+
+    #[test]
+    fn the_document_has_ipas_keys_and_units() {
+        let mut inv = inventory::model::Inventory::default();
+        inv.system.serial = Some("SN-1".into());
+        inv.cpu.logical_cpus = 8;
+        inv.cpu.max_hz = Some(2_400_000_000);
+        inv.memory.usable_bytes = Some(8 << 30);
+        inv.memory.installed_bytes = Some(8 << 30);
+        inv.run.boot_mac = Some("52:54:00:00:00:01".into());
+        inv.storage.disks.push(inventory::model::Disk {
+            name: "sda".into(),
+            size_bytes: Some(64 << 30),
+            ..Default::default()
+        });
+        inv.storage.disks.push(inventory::model::Disk {
+            name: "sdb".into(),
+            size_bytes: Some(1 << 30),
+            ..Default::default()
+        });
+        inv.network.push(inventory::model::Nic {
+            name: "eth0".into(),
+            mac: Some("52:54:00:00:00:01".into()),
+            ..Default::default()
+        });
+        let mut f = Fleet::new();
+        f.event(Mac([0x52, 0x54, 0, 0, 0, 1]), "inventory", 1, serde_json::json!({}), true);
+        let view = f.view(2).nodes[0].clone();
+        let doc = inspection(&Record { view, inventory: Some(inv) }).unwrap();
+        same(&doc, TOP);
+        same(&doc["inventory"], INVENTORY);
+        same(&doc["inventory"]["interfaces"][0], INTERFACE);
+        same(&doc["inventory"]["cpu"], CPU);
+        same(&doc["inventory"]["disks"][0], DISK);
+        same(&doc["inventory"]["memory"], MEMORY);
+        same(&doc["inventory"]["system_vendor"], VENDOR);
+        same(&doc["inventory"]["system_vendor"]["firmware"], FIRMWARE);
+        same(&doc["inventory"]["boot"], BOOT);
+        assert_eq!(doc["inventory"]["cpu"]["frequency"], "2400.0000", "a string, MHz");
+        assert_eq!(doc["inventory"]["memory"]["physical_mb"], 8192, "MiB");
+        assert_eq!(doc["inventory"]["memory"]["total"], 8u64 << 30, "octets");
+        assert_eq!(doc["root_disk"]["name"], "/dev/sda", "the smallest disk of at least 4 GiB");
+        assert_eq!(doc["inventory"]["bmc_address"], Value::Null, "no BMC");
+        assert!(doc["inventory"].get("bmc_mac").is_none(), "left out, as IPA does, when none");
+    }
+}

@@ -86,3 +86,60 @@ pub fn disk_size(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1e12 { format!("{:.2} TB", b / 1e12) } else { format!("{:.0} GB", b / 1e9) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::fleet::Fleet;
+    use netboot_proto::Mac;
+
+    #[test]
+    fn the_dhcp_identity_is_kept_and_a_uuid_mismatch_is_flagged() {
+        let m = Mac([0x52, 0x54, 0, 0, 0, 7]);
+        let mut f = Fleet::new();
+        let ack = serde_json::json!({
+            "ip": "10.0.0.7", "arch": 7, "uuid": "11111111-2222-3333-4444-555555555555",
+            "vendor_class": "PXEClient:Arch:00007:UNDI:003016", "user_class": "iPXE",
+            "relay": "10.9.0.1", "circuit_id": "0102", "remote_id": "aabb",
+        });
+        f.event(m, "dhcp-ack", 1, ack, true);
+        let view = f.view(2).nodes[0].clone();
+        let id = &view.identity;
+        assert_eq!(id.arch.map(|a| a.0), Some(7));
+        assert_eq!((id.relay, id.circuit_id.as_deref()), (Some("10.9.0.1".parse().unwrap()), Some("0102")));
+        let mut inv = Inventory::default();
+        inv.system.uuid = Some("99999999-2222-3333-4444-555555555555".into());
+        inv.system.serial = Some("SN-7".into());
+        let r = Record { view: view.clone(), inventory: Some(inv.clone()) };
+        assert!(uuid_mismatch(&r).is_some());
+        let html = html::page(&f.view(2), std::slice::from_ref(&r), "now");
+        assert!(
+            html.contains("differs from SMBIOS")
+                && html.contains("x64 UEFI (7)")
+                && html.contains("PXEClient:Arch:00007"),
+            "{html}"
+        );
+        assert!(
+            csv::inventory(std::slice::from_ref(&r)).contains("dhcp 11111111-2222-3333-4444-555555555555 smbios 9999")
+        );
+        // The same UUID in another case is a match.
+        inv.system.uuid = Some("11111111-2222-3333-4444-555555555555".to_uppercase());
+        assert!(uuid_mismatch(&Record { view, inventory: Some(inv) }).is_none());
+    }
+
+    #[test]
+    fn the_page_is_self_contained_and_escapes_what_nodes_say() {
+        let m = Mac([0x52, 0x54, 0, 0, 0, 8]);
+        let mut f = Fleet::new();
+        f.event(m, "inventory", 1, serde_json::json!({}), true);
+        let mut inv = Inventory::default();
+        inv.system.serial = Some("<script>alert(1)</script>".into());
+        let r = Record { view: f.view(2).nodes[0].clone(), inventory: Some(inv) };
+        let html = html::page(&f.view(2), &[r], "now");
+        assert!(!html.contains("<script"), "a node's strings are escaped");
+        assert!(html.contains("&lt;script&gt;"));
+        for external in ["http://", "https://", " src=", "<link", "@import"] {
+            assert!(!html.contains(external), "{external} in the page");
+        }
+    }
+}

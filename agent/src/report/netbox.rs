@@ -215,3 +215,161 @@ pub fn files(records: &[Record], generated: &str) -> Vec<(String, String)> {
         ("inventory-items.csv".into(), write(&ITEM_COLUMNS, &items)),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field names NetBox 4.6.8's import forms accept (netbox-community/netbox, tag v4.6.8,
+    /// `netbox/dcim/forms/bulk_import.py`: `DeviceImportForm.Meta.fields`,
+    /// `InterfaceImportForm.Meta.fields`, `MACAddressImportForm.Meta.fields`,
+    /// `InventoryItemImportForm.Meta.fields`), and which of them the forms require. An unknown
+    /// header fails the whole import ("Unrecognized header", `CSVModelForm.clean`).
+    const DEVICE_FIELDS: &[&str] = &[
+        "name",
+        "role",
+        "tenant",
+        "manufacturer",
+        "device_type",
+        "platform",
+        "serial",
+        "asset_tag",
+        "status",
+        "site",
+        "location",
+        "rack",
+        "position",
+        "face",
+        "latitude",
+        "longitude",
+        "parent",
+        "device_bay",
+        "airflow",
+        "virtual_chassis",
+        "vc_position",
+        "vc_priority",
+        "cluster",
+        "description",
+        "config_template",
+        "owner",
+        "comments",
+        "tags",
+    ];
+    const DEVICE_REQUIRED: &[&str] = &["role", "manufacturer", "device_type", "status", "site"];
+    const INTERFACE_FIELDS: &[&str] = &[
+        "device",
+        "name",
+        "label",
+        "parent",
+        "bridge",
+        "lag",
+        "type",
+        "speed",
+        "duplex",
+        "enabled",
+        "mark_connected",
+        "wwn",
+        "vdcs",
+        "mtu",
+        "mgmt_only",
+        "description",
+        "poe_mode",
+        "poe_type",
+        "mode",
+        "vlan_group",
+        "untagged_vlan",
+        "tagged_vlans",
+        "qinq_svlan",
+        "vrf",
+        "rf_role",
+        "rf_channel",
+        "rf_channel_frequency",
+        "rf_channel_width",
+        "tx_power",
+        "owner",
+        "tags",
+    ];
+    const INTERFACE_REQUIRED: &[&str] = &["device", "name", "type"];
+    const MAC_FIELDS: &[&str] = &[
+        "mac_address",
+        "device",
+        "virtual_machine",
+        "interface",
+        "is_primary",
+        "description",
+        "owner",
+        "comments",
+        "tags",
+    ];
+    const ITEM_FIELDS: &[&str] = &[
+        "device",
+        "name",
+        "label",
+        "status",
+        "role",
+        "manufacturer",
+        "parent",
+        "part_id",
+        "serial",
+        "asset_tag",
+        "discovered",
+        "description",
+        "owner",
+        "tags",
+        "component_type",
+        "component_name",
+    ];
+    const ITEM_REQUIRED: &[&str] = &["device", "name", "status"];
+    /// `InterfaceTypeChoices` values present from NetBox 3.7.8 to 4.6.8 (`netbox/dcim/choices.py`).
+    const INTERFACE_TYPES: &[&str] = &[
+        "1000base-t",
+        "10gbase-t",
+        "1000base-x-sfp",
+        "10gbase-x-sfpp",
+        "25gbase-x-sfp28",
+        "40gbase-x-qsfpp",
+        "100gbase-x-qsfp28",
+        "other",
+    ];
+
+    fn fits(ours: &[&str], theirs: &[&str], required: &[&str]) {
+        for h in ours {
+            assert!(theirs.contains(h), "{h:?} is not a field of NetBox's import form");
+        }
+        for r in required {
+            assert!(ours.contains(r), "NetBox requires {r:?}");
+        }
+    }
+
+    #[test]
+    fn headers_are_netbox_import_fields_with_every_required_one() {
+        fits(&DEVICE_COLUMNS, DEVICE_FIELDS, DEVICE_REQUIRED);
+        fits(&INTERFACE_COLUMNS, INTERFACE_FIELDS, INTERFACE_REQUIRED);
+        fits(&MAC_COLUMNS, MAC_FIELDS, &["mac_address", "device", "interface"]);
+        fits(&ITEM_COLUMNS, ITEM_FIELDS, ITEM_REQUIRED);
+    }
+
+    #[test]
+    fn interface_types_are_netbox_choices() {
+        for (mbps, port) in [
+            (Some(1000), Some("tp")),
+            (Some(10_000), Some("fibre")),
+            (Some(25_000), None),
+            (None, None),
+            (Some(100), Some("tp")),
+        ] {
+            let t = interface_type(mbps, port);
+            assert!(INTERFACE_TYPES.contains(&t), "{mbps:?} {port:?}: {t}");
+        }
+        assert_eq!(interface_type(Some(1000), Some("tp")), "1000base-t");
+        assert_eq!(interface_type(Some(10_000), Some("da")), "10gbase-x-sfpp");
+    }
+
+    #[test]
+    fn placeholders_are_not_serials() {
+        for p in ["", "Not Specified", "To Be Filled By O.E.M.", "Default string", "0000000000", "None"] {
+            assert!(!real(p), "{p:?}");
+        }
+        assert!(real("RACK-SN-001"));
+    }
+}

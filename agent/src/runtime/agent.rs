@@ -39,6 +39,8 @@ pub(crate) struct AgentOpts {
     /// Inventory a sysfs/procfs tree instead of this machine (labs, tests). Such a run never
     /// powers the machine off: the tree is not the machine it runs on.
     pub(crate) root: Option<PathBuf>,
+    /// Where to append a line per event for the board on this machine's console.
+    pub(crate) status: Option<PathBuf>,
 }
 
 /// Physical interfaces (a `device` link) with their MACs and carrier, sorted by MAC; also
@@ -180,9 +182,23 @@ fn peak_rss_kb() -> Option<u64> {
     s.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// Appends a line to the agent's status file (`--status`, `board::AGENT_STATUS_FILE` in the
+/// image), which the board on this machine's tty1 shows on a peer. Best effort.
+fn status_line(path: &Path, line: &str) {
+    use std::io::Write;
+    let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new("/run")));
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let t = crate::serve::time::utc_datetime(unix_ms() / 1000, None);
+        let _ = writeln!(f, "{} {}", t.get(11..).unwrap_or(&t), line.trim_end());
+    }
+}
+
 /// The "done, safe to power off" line, on stdout and the console.
-fn announce(msg: &str, console: bool) {
+fn announce(msg: &str, console: bool, status: Option<&Path>) {
     log::info!("agent: peak RSS {} KiB", peak_rss_kb().unwrap_or(0));
+    if let Some(f) = status {
+        status_line(f, msg);
+    }
     println!("{msg}");
     if console && let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
         use std::io::Write;
@@ -386,6 +402,9 @@ async fn drive(
                 }
                 Output::Event(e) => {
                     log::info!("agent: {} {} {}", e.kind, e.phase, e.detail);
+                    if let Some(f) = &opts.status {
+                        status_line(f, &format!("{} {} {}", e.phase, e.kind, e.detail));
+                    }
                     if agent.phase() == "serve" {
                         outbox.clear();
                     } else {
@@ -410,7 +429,7 @@ async fn drive(
                     if let Action::Announce(msg) = &a {
                         // After the events: whoever waits for this line finds the timeline whole.
                         outbox.flush(FLUSH_LIMIT).await;
-                        announce(msg, opts.root.is_none());
+                        announce(msg, opts.root.is_none(), opts.status.as_deref());
                         continue;
                     }
                     let tx = tx.clone();

@@ -56,7 +56,7 @@ impl Finisher {
                 .count();
             (nodes.len(), stored, unfinished)
         };
-        match super::report::write(&self.data) {
+        match super::report::write(&self.data, self.store.stuck_ms()) {
             Ok(n) => said.push(format!("{n} report files written")),
             Err(e) => said.push(format!("the reports could not be written: {e}")),
         }

@@ -600,6 +600,13 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
 
 /// The request as an event of the node it comes from, if the master knows which.
 fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
+    // Reads of the API (a board, a script) are not a node's boot; an agent's events and upload
+    // are recorded as what they are, their requests only when refused.
+    match route(req) {
+        Ok(Route::Fleet | Route::Stats | Route::Nodes | Route::Finish) => return,
+        Ok(Route::Events { .. } | Route::Upload { .. }) if out.status < 400 => return,
+        _ => {}
+    }
     let (mac, boot) = match out.mac {
         Some(m) => (Some(m), true),
         None => (shared.store.fleet().mac_of(*peer.ip()), false),

@@ -53,30 +53,7 @@ async fn exchange(addr: SocketAddrV4, head: String, body: &[u8]) -> io::Result<R
 }
 
 fn parse_response(buf: &[u8]) -> io::Result<Response> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| io::Error::other("no response header"))?;
-    let head = std::str::from_utf8(&buf[..end]).map_err(|_| io::Error::other("response header not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|r| r.get(2..5))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
-    let mut length = None;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else { continue };
-        if k.eq_ignore_ascii_case("content-length") {
-            length = v.trim().parse::<usize>().ok();
-        } else if k.eq_ignore_ascii_case("transfer-encoding") && !v.trim().eq_ignore_ascii_case("identity") {
-            return Err(io::Error::other("chunked responses are not supported"));
-        }
-    }
-    let body = &buf[end + 4..];
-    let body = match length {
-        Some(n) if n <= body.len() => &body[..n],
-        Some(_) => return Err(io::Error::other("response shorter than its Content-Length")),
-        None => body,
-    };
+    let (status, body) = crate::serve::http::client::parse_response(buf).map_err(io::Error::other)?;
     Ok(Response { status, body: body.to_vec() })
 }
 
@@ -113,7 +90,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_and_responses() {
+    fn urls() {
         assert_eq!(
             split_url("http://10.0.0.1/api/v1/manifest"),
             Some((SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80), "/api/v1/manifest".into()))
@@ -124,12 +101,5 @@ mod tests {
         );
         assert_eq!(split_url("https://10.0.0.1/"), None);
         assert_eq!(split_url("http://bang/"), None);
-        let r = parse_response(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok trailing").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (201, &b"ok"[..]));
-        let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\n{}").unwrap();
-        assert_eq!(r.body, b"{}");
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").is_err());
-        assert!(parse_response(b"garbage").is_err());
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
     }
 }

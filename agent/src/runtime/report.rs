@@ -21,8 +21,9 @@ use crate::serve::fleet::{Fleet, FleetView, Summary};
 
 /// Reads the data directory: every node's timeline and inventory (PCI names resolved from the
 /// pci.ids this machine has).
-pub(crate) fn load(data: &Path) -> io::Result<(FleetView, Vec<Record>)> {
+pub fn load(data: &Path, stuck_ms: u64) -> io::Result<(FleetView, Vec<Record>)> {
     let mut fleet = Fleet::new();
+    fleet.set_stuck(stuck_ms);
     let mut inventories = Vec::new();
     let db = inventory::names::best_db();
     let nodes = data.join("nodes");
@@ -73,10 +74,11 @@ pub(crate) fn load(data: &Path) -> io::Result<(FleetView, Vec<Record>)> {
 /// One report at a time: the reporter thread and a finish may want one at once.
 static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Makes every report file from `data` and writes them there; how many.
-pub(crate) fn write(data: &Path) -> io::Result<usize> {
+/// Makes every report file from `data` and writes them there; how many. A node quiet for
+/// `stuck_ms` before it was done is reported stuck.
+pub(crate) fn write(data: &Path, stuck_ms: u64) -> io::Result<usize> {
     let _one = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-    let (view, records) = load(data)?;
+    let (view, records) = load(data, stuck_ms)?;
     let generated = crate::serve::time::utc_datetime(unix_ms() / 1000, None) + " UTC";
     let files = report::files(&view, &records, &generated);
     let mut batch = AtomicBatch::default();
@@ -99,7 +101,7 @@ pub(crate) fn write(data: &Path) -> io::Result<usize> {
 }
 
 /// The reporter thread: waits for a poke, lets a burst settle for `settle`, writes the reports.
-pub(crate) fn run(data: &Path, pokes: &Receiver<()>, settle: Duration) {
+pub(crate) fn run(data: &Path, pokes: &Receiver<()>, settle: Duration, stuck_ms: &std::sync::atomic::AtomicU64) {
     while pokes.recv().is_ok() {
         loop {
             match pokes.recv_timeout(settle) {
@@ -108,7 +110,7 @@ pub(crate) fn run(data: &Path, pokes: &Receiver<()>, settle: Duration) {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
-        match write(data) {
+        match write(data, stuck_ms.load(std::sync::atomic::Ordering::Relaxed)) {
             Ok(n) => log::info!("report: {n} files written in {}", data.display()),
             Err(e) => log::error!("report: writing the reports in {}: {e}", data.display()),
         }

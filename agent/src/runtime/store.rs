@@ -68,6 +68,8 @@ pub(crate) struct Store {
     dropped: AtomicU64,
     /// Set when the master finishes: nothing more is accepted.
     closed: std::sync::atomic::AtomicBool,
+    /// How long a quiet node may be before it is stuck, for the reports.
+    stuck_ms: Arc<AtomicU64>,
 }
 
 /// Every store this process opened, for [`sync_all`].
@@ -78,7 +80,8 @@ static OPEN: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
 pub(crate) fn sync_all() {
     let open: Vec<Arc<Store>> =
         OPEN.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
-    for s in open {
+    // A store the operator's finish closed has nothing left to write.
+    for s in open.into_iter().filter(|s| !s.is_closed()) {
         match s.sync_blocking() {
             Ok(()) => log::info!("store: {} synced", s.root.display()),
             Err(e) => log::error!("store: syncing {}: {e}", s.root.display()),
@@ -131,9 +134,11 @@ impl Store {
         // The reports, a few seconds after each batch of inventories (runtime::report).
         let (poke, pokes) = mpsc::channel();
         let data = root.to_owned();
+        let stuck_ms = Arc::new(AtomicU64::new(crate::serve::fleet::STUCK_MS));
+        let reporter_stuck = stuck_ms.clone();
         std::thread::Builder::new()
             .name("reporter".into())
-            .spawn(move || super::report::run(&data, &pokes, std::time::Duration::from_secs(3)))?;
+            .spawn(move || super::report::run(&data, &pokes, std::time::Duration::from_secs(3), &reporter_stuck))?;
         let mut w = Writer::open(root, fleet.clone(), queued.clone(), poke)?;
         let writer = std::thread::Builder::new().name("store-writer".into()).spawn(move || w.run(&rx))?;
         let store = Arc::new(Store {
@@ -144,9 +149,21 @@ impl Store {
             queued,
             dropped: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
+            stuck_ms,
         });
         OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&store));
         Ok(store)
+    }
+
+    /// How long a node may go without an event before the board and the reports call it stuck.
+    pub(crate) fn set_stuck(&self, ms: u64) {
+        self.fleet().set_stuck(ms);
+        self.stuck_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// What [`Store::set_stuck`] set.
+    pub(crate) fn stuck_ms(&self) -> u64 {
+        self.stuck_ms.load(Ordering::Relaxed)
     }
 
     /// The node records. Hold the guard for in-memory work only.

@@ -312,7 +312,8 @@ impl Node {
                 match (status, s("role").as_deref()) {
                     (200, _) if path == "/boot.ipxe" => reach(Step::Script),
                     (200 | 206, Some("initrd")) => reach(Step::Kernel),
-                    (200 | 206, Some("image")) => reach(Step::Image),
+                    // A range of the image is not the image.
+                    (200, Some("image")) => reach(Step::Image),
                     (400..=599, _) => self.error(format!("HTTP {status} for {path}")),
                     _ => {}
                 }

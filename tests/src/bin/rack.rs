@@ -1,6 +1,8 @@
 //! `cargo run -p recon-tests --bin rack [N]`: builds the boot image, runs the virtual rack with N
 //! VMs (default 4, two at a time), prints the fleet table, and exits non-zero unless every VM's
 //! stored inventory matches its hardware. `scripts/rack` runs this after the set-up.
+//! `RECON_RACK_APPEND="..."`: more kernel arguments for every VM (to try one, e.g. the seed's
+//! `rd.live.overlay.persistent rd.live.overlay.cowfs=ext4`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,6 +24,7 @@ fn main() {
         timeout: Duration::from_secs(600),
         progress: true,
         foreign_dhcp: false,
+        append: std::env::var("RECON_RACK_APPEND").unwrap_or_default(),
     };
     let report = run_rack(&default_vms(n), &opts);
     println!("{}", report.table());

@@ -33,10 +33,12 @@
 //!
 //! One file per concern: [`head`] (request heads), [`route`], [`file`] (files, ranges,
 //! conditionals), [`response`] (response heads), [`chunked`] (chunked bodies), [`boot`]
-//! (boot.ipxe), [`token`] (upload tokens), [`upload`] (uploaded inventories).
+//! (boot.ipxe), [`token`] (upload tokens), [`upload`] (uploaded inventories); and [`client`],
+//! the agent's side: a response as it reads one.
 
 pub mod boot;
 pub mod chunked;
+pub mod client;
 pub mod file;
 pub mod head;
 pub mod response;
