@@ -4,8 +4,8 @@
 # Per recipe and per profile: `kiwi-ng image info` (kiwi's XSLT upgrade, RelaxNG and Schematron
 # rules, profile/type selection); xsltproc + xmllint --relaxng against the schema in the kiwi
 # package when both are installed; bash -n of config.sh and of the scripts under kiwi/; and the
-# things recon needs from a description (flags="dmsquash", the agent's unit enabled, the RECONDATA
-# line, the 90recon dracut module requested).
+# things recon needs from a description (flags="dmsquash", image-setup run, no password in
+# config.xml, no RECONDATA fstab line: the agent mounts it, the 90recon dracut module requested).
 # Needs python3 (+ venv); kiwi comes from PyPI into target/kiwi/venv on first use (KIWI= to use
 # another kiwi-ng). Optional: xsltproc, xmllint (apt-get install xsltproc libxml2-utils).
 set -uo pipefail

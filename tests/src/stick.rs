@@ -3,10 +3,12 @@
 //! node becomes the master by itself; peers PXE-boot the same image from it (iPXE, then dracut
 //! livenet fetching the ISO into RAM), inventory themselves, upload, and power off when they
 //! have a BMC; a second stick booted at the same time yields to the lower MAC and uploads as a
-//! peer. Then the master is powered down as an operator does it (the power button: ACPI, then
-//! systemd's poweroff), and the stick image's RECONDATA partition is opened read-only here and
-//! checked: clean, and holding every node's inventory with the exact serials, MACs and disk
-//! serials of its QEMU command line. Everything is watched from outside: the VMs' serial
+//! peer. Then the operator finishes at the master's console: on the board that tty1 shows, `f`
+//! and `y` (keys sent to the VM's VGA console through QEMU's monitor, screenshots kept as
+//! board*.png; the power button only if the board does not answer), and the master writes its
+//! reports, unmounts RECONDATA and powers off. The stick image's RECONDATA partition is opened
+//! read-only here and checked: clean, holding every node's inventory with the exact serials,
+//! MACs and disk serials of its QEMU command line, and the reports. Everything is watched from outside: the VMs' serial
 //! consoles, QEMU's exits, and the stick image afterwards; nothing else is on the segment.
 //!
 //! Network safety: one namespace made here, a bridge with no address and a tap per VM; QEMU
@@ -257,12 +259,23 @@ fn start(ns: &Netns, qemu: &Path, vm: &Vm, usb: Option<&Path>, dir: &Path, t0: I
     }
 }
 
-/// Presses the power button (ACPI) through the QEMU monitor.
-fn power_button(monitor: &Path) -> std::io::Result<()> {
+/// One command to QEMU's human monitor (keys, screendumps, the power button).
+fn hmp(monitor: &Path, cmd: &str) -> std::io::Result<()> {
     let mut s = std::os::unix::net::UnixStream::connect(monitor)?;
-    s.write_all(b"system_powerdown\n")?;
+    s.write_all(format!("{cmd}\n").as_bytes())?;
     std::thread::sleep(Duration::from_millis(300));
     Ok(())
+}
+
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    false
 }
 
 /// The zeros a VM's own disk still holds: `Err` names the first octet that is not.
@@ -399,15 +412,42 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
         }
     }
 
-    // The operator powers the master down: the power button, then systemd's poweroff.
+    // The operator finishes at the master's console: the board on tty1 (VGA), `f`, then `y`;
+    // screenshots of the board before and after. If the board does not answer, the power button.
     let mut master = running.remove(0);
-    if let Some(mon) = &master.monitor {
-        say(t0, "pressing the master's power button");
-        if let Err(e) = power_button(mon) {
-            errors.push(format!("the QEMU monitor: {e}"));
-        }
-    }
+    let mon = master.monitor.clone();
+    let monitor = |cmd: &str| mon.as_deref().map(|m| hmp(m, cmd));
+    let shot = |name: &str| {
+        let png = opts.dir.join(name);
+        let _ = monitor(&format!("screendump -f png {}", png.display()));
+        std::thread::sleep(Duration::from_millis(800));
+        png
+    };
+    let board_png = shot("board.png");
+    say(t0, &format!("the master's console: {}", board_png.display()));
+    let _ = monitor("sendkey f");
+    std::thread::sleep(Duration::from_secs(3));
+    shot("board-finish.png");
+    let _ = monitor("sendkey y");
     let pressed = Instant::now();
+    let safe = |log: &str| log.contains("SAFE TO REMOVE THE STICK");
+    if !wait_until(Duration::from_secs(180), || safe(&read(&master.log))) {
+        master.story.problems.push(format!(
+            "the board's finish did not say the stick is safe to remove within 180 s; its console:\n{}",
+            tail(&master.log, 25)
+        ));
+        say(t0, "no finish from the board: pressing the power button");
+        let _ = monitor("system_powerdown");
+    } else {
+        say(
+            t0,
+            &format!(
+                "finished at the console: {}",
+                read(&master.log).lines().find(|l| safe(l)).unwrap_or_default().trim()
+            ),
+        );
+        shot("board-finished.png");
+    }
     while pressed.elapsed() < Duration::from_secs(300) {
         if let Ok(Some(_)) = master.child.try_wait() {
             master.story.off_s = Some(t0.elapsed().as_secs_f64());
@@ -418,13 +458,16 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
     match master.story.off_s {
         Some(t) => say(
             t0,
-            &format!("the master powered off ({:.0} s after the button)", t - pressed.duration_since(t0).as_secs_f64()),
+            &format!(
+                "the master powered off ({:.0} s after the finish key)",
+                t - pressed.duration_since(t0).as_secs_f64()
+            ),
         ),
         None => {
-            master.story.problems.push(format!(
-                "did not power off within 300 s of the power button; its console:\n{}",
-                tail(&master.log, 25)
-            ));
+            master
+                .story
+                .problems
+                .push(format!("did not power off within 300 s of the finish; its console:\n{}", tail(&master.log, 25)));
             let _ = master.child.kill();
             let _ = master.child.wait();
         }
@@ -484,6 +527,17 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
         }
         Err(e) => errors.push(format!("RECONDATA: {e}")),
     }
+    let data = opts.dir.join("recondata");
+    if data.join("nodes").is_dir() {
+        errors.extend(reports_hold(&data, &all));
+        match agent::load_data(&data, 90_000) {
+            Ok((view, _)) => {
+                check_lines.push("the fleet on RECONDATA, as the board and recon report show it:".into());
+                check_lines.extend(agent::report::table::table(&view, 100).lines().map(|l| format!("  {l}")));
+            }
+            Err(e) => errors.push(format!("reading RECONDATA's node files: {e}")),
+        }
+    }
     // Nothing on the nodes' own disks is touched.
     for st in &mut all {
         for d in ["nvme", "sata"] {
@@ -493,6 +547,29 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
         }
     }
     StickReport { stories: all, check: check_lines, total_s: t0.elapsed().as_secs_f64(), errors }
+}
+
+/// What is wrong with the reports the master wrote on RECONDATA at its finish: report.html and
+/// inventory.csv name every node's serial, each node has its Ironic file, NetBox's devices.csv
+/// has a row per node.
+fn reports_hold(data: &Path, stories: &[Story]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let html = std::fs::read_to_string(data.join("report.html")).unwrap_or_default();
+    let csv = std::fs::read_to_string(data.join("inventory.csv")).unwrap_or_default();
+    let devices = std::fs::read_to_string(data.join("netbox/devices.csv")).unwrap_or_default();
+    for st in stories {
+        let serial = &st.vm.serial;
+        for (name, text) in [("report.html", &html), ("inventory.csv", &csv), ("netbox/devices.csv", &devices)] {
+            if !text.contains(serial.as_str()) {
+                bad.push(format!("{name} on RECONDATA does not name {} ({serial})", st.vm.name));
+            }
+        }
+        let ironic = data.join("ironic").join(format!("{}.json", st.vm.mac_text().replace(':', "-")));
+        if !ironic.is_file() {
+            bad.push(format!("no {} on RECONDATA", ironic.strip_prefix(data).unwrap_or(&ironic).display()));
+        }
+    }
+    bad
 }
 
 /// What the check of RECONDATA found.

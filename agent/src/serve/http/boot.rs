@@ -15,10 +15,11 @@ pub const CONSOLES: &str = "nomodeset noquiet splash=off console=tty0 console=tt
 /// words that a Debian kernel ignores (`iomem=relaxed ksdevice=bootif extra` are kept: harmless,
 /// and tools that read the command line find what they expect). `rd.live.overlay.overlayfs=1`:
 /// dracut 059 needs it for a squashfs that holds the root tree itself (the virtual rack's small
-/// image). `systemd.mask=var-lib-recon.mount`: a peer never mounts a RECONDATA partition it might
-/// find on its own disks (they are not touched).
+/// image). Not here: the seed's `rd.live.overlay.persistent rd.live.overlay.cowfs=ext4`, which
+/// dracut 059's dmsquash-live never reads (kiwi/README.md, "Persistence"). A peer never mounts
+/// a RECONDATA partition: only a master looks for one, on its own boot medium.
 pub const SEED_ARGS: &str = "root=live:http://{master}/{iso} rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 \
-    rd.neednet=1 ip=dhcp {consoles} iomem=relaxed ksdevice=bootif extra systemd.mask=var-lib-recon.mount";
+    rd.neednet=1 ip=dhcp {consoles} iomem=relaxed ksdevice=bootif extra";
 
 /// What goes into a node's iPXE script. Names are relative to the boot directory; in `args`,
 /// `{master}` becomes the master's `address[:port]` and `{iso}` the image name.
@@ -97,7 +98,7 @@ mod tests {
             "#!ipxe\nkernel http://10.0.0.1:8080/vmlinuz initrd=initrd.img root=live:http://10.0.0.1:8080/recon.iso \
              rd.live.ram=1 rd.live.image rd.live.overlay.overlayfs=1 rd.neednet=1 ip=dhcp nomodeset noquiet splash=off \
              console=tty0 console=ttyS1,115200n8 console=ttyS0,115200n8 earlyprintk=serial,ttyS0,115200 iomem=relaxed \
-             ksdevice=bootif extra systemd.mask=var-lib-recon.mount panic=5 \
+             ksdevice=bootif extra panic=5 \
              BOOTIF=01-${mac:hexhyp} pxeaddr=${next-server} postaction=liveboot recon.token=00ff recon.master=10.0.0.1:8080\n\
              initrd http://10.0.0.1:8080/initrd.img\nboot\n"
         );

@@ -12,7 +12,7 @@ type getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 info "recon: running the agent in the initramfs on $1"
 modprobe -q ipmi_devintf 2> /dev/null
 mkdir -p /run/recon
-RUST_LOG=info /usr/bin/recon agent --interface "$1" --data /run/recon < /dev/null > /dev/console 2>&1
+RUST_LOG=info /usr/bin/recon agent --interface "$1" --data /run/recon --status /run/recon/agent.status < /dev/null > /dev/console 2>&1
 # The agent returns only when it is done and the node stays up (no BMC to power it on again).
 echo "recon: done; this node can be powered off" > /dev/console
 : > /run/recon.done
