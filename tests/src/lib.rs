@@ -126,6 +126,24 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) {
     b.exec_ok(&["ip", "link", "set", b_if, "up"]);
 }
 
+/// An interface `name` in `ns` on top of `lower` with its own MAC and address (a macvlan in
+/// bridge mode): a simulated node whose requests reach the master from `cidr`'s address with
+/// `mac` in its frames, as a real node's do (the master hands a node's token only to the
+/// address its neighbour table has at that MAC).
+/// Send from it with `curl --interface if!NAME` (bound to the device: the routing table alone
+/// would send from the lower link, with its MAC).
+pub fn macvlan(ns: &Netns, lower: &str, name: &str, mac: &str, cidr: &str) {
+    let mac = mac.replace('-', ":");
+    // Each interface answers ARP for its own addresses only (else the lower link answers for
+    // the node's address with its own MAC).
+    ns.exec_ok(&["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"]);
+    ns.exec_ok(&[
+        "ip", "link", "add", "link", lower, "name", name, "address", &mac, "type", "macvlan", "mode", "bridge",
+    ]);
+    ns.exec_ok(&["ip", "addr", "add", cidr, "dev", name]);
+    ns.exec_ok(&["ip", "link", "set", name, "up"]);
+}
+
 /// A process started by a test, killed and reaped by PID when dropped.
 #[derive(Debug)]
 pub struct Proc {

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use recon_tests::{Netns, recon_bin, require_root, scratch_dir, veth, wait_for};
+use recon_tests::{Netns, macvlan, recon_bin, require_root, scratch_dir, veth, wait_for};
 
 const MASTER: &str = "10.234.0.1";
 
@@ -37,6 +37,14 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
     }
+}
+
+/// A simulated node in the client namespace: a macvlan `nK` with `mac` and 10.234.0.K; what
+/// curl's `--interface` takes to send from it (the master hands a MAC's token to its address
+/// only).
+fn node(ns: &Netns, k: u8, mac: &str) -> String {
+    macvlan(ns, "eth0", &format!("n{k}"), mac, &format!("10.234.0.{k}/24"));
+    format!("if!n{k}")
 }
 
 struct Client<'a> {
@@ -127,9 +135,6 @@ fn the_board_shows_where_each_node_stopped_and_finish_writes_the_reports() {
     let srv = Netns::new("board-srv");
     let cli = Netns::new("board-cli");
     veth(&srv, "eth0", &cli, "eth0");
-    for k in 11..=14 {
-        cli.exec_ok(&["ip", "addr", "add", &format!("10.234.0.{k}/24"), "dev", "eth0"]);
-    }
     let data = dir.join("data");
     let bin = recon_bin();
     let log = dir.join("serve.log");
@@ -157,10 +162,9 @@ fn the_board_shows_where_each_node_stopped_and_finish_writes_the_reports() {
         .contains("http: serving")));
     let c = Client { ns: &cli };
     let (a, b, stuck, img) = ("52:54:00:b0:00:01", "52:54:00:b0:00:02", "52:54:00:b0:00:03", "52:54:00:b0:00:04");
+    let (na, nb, nstuck, nimg) = (node(&cli, 11, a), node(&cli, 12, b), node(&cli, 13, stuck), node(&cli, 14, img));
     // A: all the way, no BMC: done and up. B: all the way, powered off.
-    for (from, mac, serial, last) in
-        [("10.234.0.11", a, "BOARD-SN-A", "done"), ("10.234.0.12", b, "BOARD-SN-B", "poweroff")]
-    {
+    for (from, mac, serial, last) in [(&na, a, "BOARD-SN-A", "done"), (&nb, b, "BOARD-SN-B", "poweroff")] {
         let t = c.boot_script(from, mac);
         c.get(from, "vmlinuz");
         c.get(from, "initrd.img");
@@ -172,13 +176,13 @@ fn the_board_shows_where_each_node_stopped_and_finish_writes_the_reports() {
         c.event(from, mac, &t, 5, last, "poweroff");
     }
     // Stuck after its boot script.
-    c.boot_script("10.234.0.13", stuck);
+    c.boot_script(&nstuck, stuck);
     std::thread::sleep(Duration::from_secs(9));
     // Got the image just now, its agent not yet heard from.
-    c.boot_script("10.234.0.14", img);
-    c.get("10.234.0.14", "vmlinuz");
-    c.get("10.234.0.14", "initrd.img");
-    c.get("10.234.0.14", "recon.iso");
+    c.boot_script(&nimg, img);
+    c.get(&nimg, "vmlinuz");
+    c.get(&nimg, "initrd.img");
+    c.get(&nimg, "recon.iso");
 
     // The full board, 80x25, in tmux.
     let tmux = Tmux(format!("recon-board-{}", std::process::id()));
@@ -300,7 +304,6 @@ fn serve_in_a_terminal_shows_the_board_and_q_stops_it() {
     let srv = Netns::new("sboard-srv");
     let cli = Netns::new("sboard-cli");
     veth(&srv, "eth0", &cli, "eth0");
-    cli.exec_ok(&["ip", "addr", "add", "10.234.0.21/24", "dev", "eth0"]);
     let data = dir.join("data");
     let bin = recon_bin();
     let tmux = Tmux(format!("recon-serve-board-{}", std::process::id()));
@@ -316,7 +319,8 @@ fn serve_in_a_terminal_shows_the_board_and_q_stops_it() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(wait_for(Duration::from_secs(20), || tmux.capture().contains("STATUS")), "{}", tmux.capture());
     let mac = "52:54:00:b0:00:21";
-    Client { ns: &cli }.boot_script("10.234.0.21", mac);
+    let from = node(&cli, 21, mac);
+    Client { ns: &cli }.boot_script(&from, mac);
     assert!(wait_for(Duration::from_secs(10), || tmux.capture().contains(mac)), "{}", tmux.capture());
     let screen = tmux.capture();
     assert!(!screen.contains("INFO"), "log lines go to the file, not over the board:\n{screen}");

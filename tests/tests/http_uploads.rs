@@ -217,7 +217,7 @@ fn boot_scripts_by_mac_by_leased_address_and_for_strangers() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), format!("#!ipxe\nchain http://{SERVER}/boot.ipxe?mac=${{mac:hexhyp}}\n"));
     // By the MAC iPXE supplies.
-    let r = lab.curl(&["/boot.ipxe?mac=52-54-00-12-34-56"]);
+    let r = lab.curl(&["--interface", &lab.node("52:54:00:12:34:56"), "/boot.ipxe?mac=52-54-00-12-34-56"]);
     let script = r.text();
     let token = token_of(&script);
     assert_eq!(
@@ -300,7 +300,8 @@ fn an_agent_loses_no_timeline_event_while_its_master_is_down() {
     // The boot script names the node (so the master keeps its timeline) and mints its token.
     let token = lab.token(mac);
     lab.kill();
-    lab.cli.exec_ok(&["ip", "link", "set", "cli0", "address", mac]);
+    // The agent runs on the node's own interface (its MAC), as a booted node's does.
+    let iface = lab.node(mac).trim_start_matches("if!").to_owned();
     let root = lab.dir.join("root");
     let id = root.join("sys/class/dmi/id");
     std::fs::create_dir_all(&id).unwrap();
@@ -313,7 +314,7 @@ fn an_agent_loses_no_timeline_event_while_its_master_is_down() {
             recon_tests::recon_bin().to_str().unwrap(),
             "agent",
             "--interface",
-            "cli0",
+            &iface,
             "--boot",
             lab.boot.to_str().unwrap(),
             "--data",
@@ -347,4 +348,74 @@ fn an_agent_loses_no_timeline_event_while_its_master_is_down() {
     assert_eq!(names, ["probe", "fetch", "inventory", "upload", "poweroff"], "{phases:?}\n{}", log());
     assert!(phases.windows(2).all(|w| w[0].1 < w[1].1), "in the agent's order: {phases:?}");
     assert_eq!(events(&lab, mac, "agent-poweroff").len(), 1, "{}", log());
+}
+
+/// A host on the segment cannot get another node's token: boot.ipxe and the manifest hand a
+/// MAC's token only to that MAC's address (leased by the master, or in its neighbour table);
+/// a stranger's `?mac=` makes no node; events need the node's token and are capped per node.
+#[test]
+fn tokens_go_only_to_the_nodes_own_address_and_events_need_them() {
+    let _s = serial();
+    let lab = Lab::new("http-tokens", &[], false);
+    let victim = "52:54:00:00:00:77";
+    // The client's own link has another MAC: it asks for the victim's script and token.
+    let r = lab.curl(&[&format!("/boot.ipxe?mac={victim}")]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("is not 52:54:00:00:00:77's address"), "{}", r.text());
+    assert!(!r.text().contains("recon.token="));
+    let m: serde_json::Value =
+        serde_json::from_slice(&lab.curl(&[&format!("/api/v1/manifest?mac={victim}")]).body).unwrap();
+    assert_eq!(m["token"], serde_json::Value::Null, "{m}");
+    let nodes: serde_json::Value = serde_json::from_slice(&lab.curl(&["/api/v1/nodes"]).body).unwrap();
+    assert_eq!(nodes["nodes"].as_array().map(Vec::len), Some(0), "a stranger's ?mac= made a node: {nodes}");
+
+    // From the victim's own address (its MAC on the wire), it gets its token.
+    let token = lab.token(victim);
+    let from = lab.node(victim);
+    let m: serde_json::Value =
+        serde_json::from_slice(&lab.curl(&["--interface", &from, &format!("/api/v1/manifest?mac={victim}")]).body)
+            .unwrap();
+    assert_eq!(m["token"].as_str(), Some(token.as_str()));
+
+    // Events: none without the token, none with another node's.
+    let other = lab.token("52:54:00:00:00:78");
+    let event = |auth: Option<&str>| {
+        let mut args = vec!["-H", "Content-Type: application/json", "--data-binary", r#"{"kind":"phase","phase":"x"}"#];
+        let h;
+        if let Some(t) = auth {
+            h = format!("Authorization: Bearer {t}");
+            args.extend(["-H", h.as_str()]);
+        }
+        let url = format!("/api/v1/nodes/{victim}/events");
+        args.push(&url);
+        lab.curl(&args).status
+    };
+    assert_eq!(event(None), 401);
+    assert_eq!(event(Some(&other)), 401);
+    assert_eq!(event(Some(&token)), 202);
+
+    // A node's agent posting without end is cut off at the cap; nothing else is slowed.
+    let script = format!(
+        r#"
+import http.client
+c = http.client.HTTPConnection("{SERVER}", 80, timeout=10)
+codes = {{}}
+for i in range(4200):
+    c.request("POST", "/api/v1/nodes/{victim}/events", body='{{"kind":"flood","run":1,"seq":%d}}' % i,
+              headers={{"Content-Type": "application/json", "Authorization": "Bearer {token}"}})
+    r = c.getresponse(); r.read()
+    codes[r.status] = codes.get(r.status, 0) + 1
+    if r.getheader("Connection") == "close":
+        c.close(); c = http.client.HTTPConnection("{SERVER}", 80, timeout=10)
+print(codes.get(202, 0), codes.get(429, 0))
+"#
+    );
+    let out = lab.python(&script, Duration::from_secs(300));
+    let (ok, capped): (u64, u64) = {
+        let v: Vec<u64> = out.split_whitespace().map(|n| n.parse().unwrap()).collect();
+        (v[0], v[1])
+    };
+    assert_eq!(ok + 1, 4096, "the first 4096 events are kept (one was posted above): {out}");
+    assert_eq!(capped, 4200 - ok, "the rest refused with 429: {out}");
+    assert_eq!(lab.curl(&["/boot.ipxe"]).status, 200, "the master still answers");
 }

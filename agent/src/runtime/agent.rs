@@ -216,8 +216,9 @@ struct Outbox {
     run: u64,
     seq: Cell<u64>,
     master: Cell<Option<Ipv4Addr>>,
-    /// The node's upload token, when it has one: with it the master keeps the timeline of a node
-    /// it has not seen boot (one booted from its own medium).
+    /// The node's upload token, when it has one: the master takes events only with it, so they
+    /// wait here until it is known (a node booted from its own medium learns it from the
+    /// manifest).
     token: RefCell<Option<String>>,
     queue: RefCell<VecDeque<Vec<u8>>>,
     /// Rung when there is something new to send or somewhere to send it.
@@ -263,6 +264,12 @@ impl Outbox {
         let _ = self.bell.0.try_send(());
     }
 
+    fn set_token(&self, t: String) {
+        if self.token.replace(Some(t)).is_none() {
+            let _ = self.bell.0.try_send(());
+        }
+    }
+
     fn set_master(&self, m: Ipv4Addr) {
         if self.master.replace(Some(m)) != Some(m) {
             let _ = self.bell.0.try_send(());
@@ -279,13 +286,13 @@ impl Outbox {
         let mut backoff = Duration::from_millis(250);
         loop {
             let head = self.queue.borrow().front().cloned();
-            let (Some(m), Some(body)) = (self.master.get(), head) else {
+            let token = self.token.borrow().clone();
+            let (Some(m), Some(body), Some(token)) = (self.master.get(), head, token) else {
                 let _ = self.bell.1.recv().await;
                 continue;
             };
             let url = format!("http://{m}/api/v1/nodes/{}/events", self.mac);
-            let token = self.token.borrow().clone();
-            let r = post(&url, "application/json", token.as_deref(), &body, Duration::from_secs(10)).await;
+            let r = post(&url, "application/json", Some(&token), &body, Duration::from_secs(10)).await;
             match r {
                 Ok(r) if r.status < 300 || (400..500).contains(&r.status) => {
                     if r.status >= 300 {
@@ -309,7 +316,11 @@ impl Outbox {
     /// keep a node from powering off.
     async fn flush(&self, limit: Duration) {
         let end = Instant::now() + limit;
-        while Instant::now() < end && self.master.get().is_some() && !self.queue.borrow().is_empty() {
+        while Instant::now() < end
+            && self.master.get().is_some()
+            && self.token.borrow().is_some()
+            && !self.queue.borrow().is_empty()
+        {
             smol::Timer::after(Duration::from_millis(50)).await;
         }
         let left = self.queue.borrow().len();
@@ -462,8 +473,8 @@ async fn drive(
                 // A peer booted from its own medium learns the master and its token from the
                 // manifest (whose token wins, as in the upload).
                 if let Input::Manifest(Ok((m, manifest))) = &input {
-                    if manifest.token.is_some() {
-                        outbox.token.replace(manifest.token.clone());
+                    if let Some(t) = &manifest.token {
+                        outbox.set_token(t.clone());
                     }
                     outbox.set_master(*m);
                 }

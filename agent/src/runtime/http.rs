@@ -400,6 +400,9 @@ async fn timed<T>(deadline: Instant, f: impl Future<Output = io::Result<T>>) -> 
 /// Octets per sendfile call at most (nginx's default sendfile_max_chunk).
 const CHUNK: usize = 2 << 20;
 
+/// A node's agent posts a few dozen events per boot; this many is a broken or hostile one.
+const MAX_AGENT_EVENTS: u64 = 4096;
+
 /// One connection's socket and the octets received but not yet used.
 struct Conn {
     stream: Io<TcpStream>,
@@ -598,6 +601,18 @@ async fn connection(stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Shared) 
     }
 }
 
+/// Whether `peer` is `mac`'s address: the master leased it to `mac` (or saw `mac` fetch its
+/// boot script from it), or the kernel's neighbour table has it at `mac` (a node on the
+/// master's segment leased by another server). Only then does `peer` get `mac`'s token.
+fn vouched(shared: &Shared, peer: Ipv4Addr, mac: Mac) -> bool {
+    if shared.store.fleet().mac_of(peer) == Some(mac) {
+        return true;
+    }
+    // A few hundred octets, read once per boot script or manifest: no worker waits long on it.
+    let table = std::fs::read_to_string("/proc/net/arp").unwrap_or_default();
+    crate::serve::http::token::neighbour_mac(&table, peer) == Some(mac)
+}
+
 /// The request as an event of the node it comes from, if the master knows which.
 fn record(shared: &Shared, peer: SocketAddrV4, req: &Request, out: &Outcome) {
     // Reads of the API (a board, a script) are not a node's boot; an agent's events and upload
@@ -653,6 +668,20 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
                 SocketAddr::V6(_) => return Err(io::Error::other("IPv6 socket")),
             };
             let master = if local.port() == 80 { local.ip().to_string() } else { local.to_string() };
+            // A script names a MAC (and carries its token) only for that node's own address.
+            if let Some((m, true)) = mac
+                && !vouched(shared, *c.peer.ip(), m)
+            {
+                let rej = Reject::new(
+                    403,
+                    format!(
+                        "{} is not {m}'s address: this master did not lease it to {m} and its neighbour table \
+                         does not have it at {m}",
+                        c.peer.ip()
+                    ),
+                );
+                return reply_reject(c, req, &rej, keep, None, cfg).await;
+            }
             let body = match &mac {
                 Some((m, _)) => boot_script(&cfg.boot, &master, *m, &shared.key.mint(*m)),
                 None => chain_script(&master),
@@ -732,11 +761,10 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             };
             let master = if local.port() == 80 { local.ip().to_string() } else { local.to_string() };
             // `?mac=`: the node's token too, for nodes that booted from their own media and so
-            // never got one on their command line. No weaker than boot.ipxe, which hands any
-            // asker the token of the MAC it names: the token binds an upload to a MAC, it does
-            // not authenticate a node (docs/ARCHITECTURE.md, "Trust").
+            // never got one on their command line; as in boot.ipxe, only to that node's address.
             let token = crate::serve::http::query_param(&req.query, "mac")
                 .and_then(|m| Mac::parse(&m))
+                .filter(|m| vouched(shared, *c.peer.ip(), *m))
                 .map(|m| shared.key.mint(m));
             let body = serde_json::to_vec(&serde_json::json!({
                 "upload_url": format!("http://{master}/api/v1/nodes/{{mac}}/inventory"),
@@ -892,12 +920,22 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
 }
 
 /// An agent's event: a small JSON object, kept on the node's timeline as `agent-<kind>` (once:
-/// a copy the agent posted again is dropped, `Store::agent_event`). No token needed, since an
-/// event changes nothing but the timeline: without one only a node the master knows gets it;
-/// with the node's token the master starts a timeline for it (a peer that booted from its own
-/// medium may post its first events before the master has recorded its manifest request).
+/// a copy the agent posted again is dropped, `Store::agent_event`). Only with the node's token,
+/// like an upload: nobody else writes into a node's timeline or makes one up, and a node's
+/// timeline holds at most `MAX_AGENT_EVENTS` of its agent's events (then 429).
 async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bool) -> io::Result<Outcome> {
     let cfg = &shared.cfg;
+    match req.token.as_deref() {
+        Some(t) if shared.key.check(mac, t) => {}
+        Some(_) => {
+            let rej = Reject::new(401, format!("the token is not {mac}'s (another node's, or another master's)"));
+            return reply_reject(c, req, &rej, false, None, cfg).await;
+        }
+        None => {
+            let rej = Reject::new(401, "no token: send Authorization: Bearer <the node's recon.token>");
+            return reply_reject(c, req, &rej, false, None, cfg).await;
+        }
+    }
     let small = HttpConfig { max_body: 16 << 10, ..cfg.clone() };
     let body = match read_body(c, req, &small).await? {
         Ok(b) => b,
@@ -908,8 +946,11 @@ async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         _ => return reply_reject(c, req, &Reject::new(400, "an event is a JSON object"), keep, None, cfg).await,
     };
     let kind = format!("agent-{}", v.get("kind").and_then(|k| k.as_str()).unwrap_or("event"));
-    let by_token = req.token.as_deref().is_some_and(|t| shared.key.check(mac, t));
-    shared.store.agent_event(mac, &kind, v, by_token);
+    if shared.store.agent_events(mac) >= MAX_AGENT_EVENTS {
+        let rej = Reject::new(429, format!("{mac} has posted {MAX_AGENT_EVENTS} events; no more are kept"));
+        return reply_reject(c, req, &rej, keep, None, cfg).await;
+    }
+    shared.store.agent_event(mac, &kind, v, true);
     reply(c, req, Head::new(202), &[], keep, cfg).await
 }
 

@@ -198,6 +198,11 @@ impl Store {
         self.append(line);
     }
 
+    /// How many events `mac`'s agent has posted that were kept.
+    pub(crate) fn agent_events(&self, mac: Mac) -> u64 {
+        self.fleet().node(mac).map_or(0, |n| n.agent_events)
+    }
+
     /// Records an agent's event unless it is a copy (see [`Fleet::agent_event`]); whether it
     /// was recorded.
     pub(crate) fn agent_event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) -> bool {

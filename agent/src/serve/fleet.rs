@@ -194,6 +194,8 @@ pub struct Node {
     pub end: Option<End>,
     /// What went wrong, newest last (at most 20).
     pub errors: Vec<String>,
+    /// Events its agent posted (the master caps them per node).
+    pub agent_events: u64,
     /// `(kind, run, seq)` of every agent event kept: an agent posts an event again when it saw
     /// no answer, and these name each once.
     seen: HashSet<(Box<str>, u64, u64)>,
@@ -257,6 +259,9 @@ impl Node {
         if kind == "inventory" {
             self.uploads += 1;
             self.inventory_at = v.get("t").and_then(|t| t.as_u64());
+        }
+        if kind.starts_with("agent-") {
+            self.agent_events += 1;
         }
         if kind.starts_with("agent-")
             && let Some((run, seq)) = agent_key(v)

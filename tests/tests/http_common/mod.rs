@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use recon_tests::{Netns, Proc, program, recon_bin, require_root, scratch_dir, veth, wait_for};
+use recon_tests::{Netns, Proc, macvlan, program, recon_bin, require_root, scratch_dir, veth, wait_for};
 
 pub const CLIENT: &str = "10.81.0.2";
 pub const SERVER: &str = "10.81.0.1";
@@ -27,6 +27,8 @@ pub struct Lab {
     starts: usize,
     /// Boot files in /dev/shm (removed on drop), so large files stay in RAM.
     shm: Option<PathBuf>,
+    /// The simulated nodes' MACs, in the order their interfaces were made (`node`).
+    nodes: std::cell::RefCell<Vec<String>>,
 }
 
 impl Drop for Lab {
@@ -59,7 +61,7 @@ impl Lab {
         srv.exec_ok(&["ip", "addr", "add", &format!("{SERVER}/24"), "dev", "srv0"]);
         cli.exec_ok(&["ip", "addr", "add", &format!("{CLIENT}/24"), "dev", "cli0"]);
         let args = extra.iter().map(|s| (*s).to_owned()).collect();
-        let mut lab = Lab { dir, boot, data, srv, cli, server: None, args, starts: 0, shm };
+        let mut lab = Lab { dir, boot, data, srv, cli, server: None, args, starts: 0, shm, nodes: Default::default() };
         lab.start();
         lab
     }
@@ -155,10 +157,29 @@ impl Lab {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
-    /// The iPXE script and the token in it for `mac`.
+    /// curl's `--interface` for a simulated node with `mac` in the client namespace (made on
+    /// first use: a macvlan `nK` with that MAC on the client's link, address 10.81.0.100+K).
+    pub fn node(&self, mac: &str) -> String {
+        let mac = mac.replace('-', ":").to_ascii_lowercase();
+        let mut nodes = self.nodes.borrow_mut();
+        let k = match nodes.iter().position(|m| *m == mac) {
+            Some(k) => k,
+            None => {
+                let k = nodes.len();
+                assert!(k < 100, "at most 100 simulated nodes");
+                macvlan(&self.cli, "cli0", &format!("n{k}"), &mac, &format!("10.81.0.{}/24", 100 + k));
+                nodes.push(mac);
+                k
+            }
+        };
+        format!("if!n{k}")
+    }
+
+    /// The iPXE script and the token in it for `mac`, asked from that node's own address.
     pub fn token(&self, mac: &str) -> String {
-        let r = self.curl(&[&format!("/boot.ipxe?mac={mac}")]);
-        assert_eq!(r.status, 200);
+        let from = self.node(mac);
+        let r = self.curl(&["--interface", &from, &format!("/boot.ipxe?mac={mac}")]);
+        assert_eq!(r.status, 200, "{}", r.text());
         token_of(&r.text())
     }
 }

@@ -1,6 +1,14 @@
 //! Upload tokens: HMAC-SHA256 ([RFC 2104]) of a node's boot MAC under the master's key.
 //!
+//! Who gets a token: a token is handed out (in boot.ipxe and the manifest) only to the address
+//! that is the node's: the address the master leased to that MAC, or, where another server
+//! leases (proxy DHCP), the address the kernel's neighbour table ([RFC 826] ARP) has at that MAC
+//! on the master's own segment ([`neighbour_mac`]). So a host on the segment cannot ask for
+//! another node's token and overwrite its inventory; it can still lie about its own MAC on the
+//! wire, which no layer-3 check can stop.
+//!
 //! [RFC 2104]: https://www.rfc-editor.org/rfc/rfc2104
+//! [RFC 826]: https://www.rfc-editor.org/rfc/rfc826
 
 use std::fmt::Write as _;
 
@@ -60,9 +68,36 @@ impl TokenKey {
     }
 }
 
+/// The MAC the kernel's neighbour table has for `ip`, from the text of `/proc/net/arp`
+/// (columns: IP address, HW type, Flags, HW address, Mask, Device). Only complete entries
+/// (`ATF_COM`, flag 0x2) of Ethernet (HW type 0x1) count: an incomplete one has no address yet.
+pub fn neighbour_mac(table: &str, ip: std::net::Ipv4Addr) -> Option<Mac> {
+    table.lines().skip(1).find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (addr, hw, flags, mac) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;
+        (addr.parse() == Ok(ip) && hw == "0x1" && flags & 0x2 != 0).then(|| Mac::parse(mac)).flatten()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_neighbour_table_names_complete_entries_only() {
+        let t = "IP address       HW type     Flags       HW address            Mask     Device\n\
+                 10.81.0.2        0x1         0x2         52:54:00:12:34:56     *        srv0\n\
+                 10.81.0.3        0x1         0x0         00:00:00:00:00:00     *        srv0\n\
+                 10.81.0.4        0x1         0x6         52:54:00:00:00:04     *        srv0\n";
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert_eq!(neighbour_mac(t, ip("10.81.0.2")), Mac::parse("52:54:00:12:34:56"));
+        assert_eq!(neighbour_mac(t, ip("10.81.0.3")), None, "incomplete");
+        assert_eq!(neighbour_mac(t, ip("10.81.0.4")), Mac::parse("52:54:00:00:00:04"), "permanent too");
+        assert_eq!(neighbour_mac(t, ip("10.81.0.9")), None);
+        assert_eq!(neighbour_mac("", ip("10.81.0.2")), None);
+        assert_eq!(neighbour_mac("h\n10.81.0.2 0x1 zz 52:54:00:12:34:56 * x", ip("10.81.0.2")), None);
+    }
 
     #[test]
     fn tokens_are_per_mac_and_per_key() {
