@@ -124,6 +124,11 @@ fn lines(given: Option<&str>) -> anyhow::Result<()> {
         };
         match get_view(&url) {
             Ok(v) => {
+                for (t, a) in &v.alerts {
+                    if said.insert(format!("alert {t} {a}"), String::new()).is_none() {
+                        writeln!(out, "ALERT {a}")?;
+                    }
+                }
                 for n in &v.nodes {
                     let key = n.mac.to_string();
                     let now = format!("{} {}", table::name(n), n.status);
@@ -220,9 +225,24 @@ fn full(given: Option<&str>) -> anyhow::Result<()> {
 fn draw(f: &mut ratatui::Frame<'_>, s: &Screen) {
     let area = f.area();
     let log_rows = if area.height >= 20 { 6 } else { 3 };
-    let [top, nodes, log] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(log_rows + 1)]).areas(area);
     let w = usize::from(area.width);
+    // Alerts (nothing kept, DHCP stopped) above everything, wrapped, at most a third of the screen.
+    let alerts: Vec<String> =
+        s.view.as_ref().map(|v| v.alerts.iter().map(|(_, a)| a.clone()).collect()).unwrap_or_default();
+    let alert_rows = alerts.iter().map(|a| a.chars().count().div_ceil(w.max(1))).sum::<usize>();
+    let alert_rows = u16::try_from(alert_rows).unwrap_or(u16::MAX).min(area.height / 3);
+    let [top, warn, nodes, log] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(alert_rows),
+        Constraint::Min(3),
+        Constraint::Length(log_rows + 1),
+    ])
+    .areas(area);
+    if alert_rows > 0 {
+        let style = Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED);
+        let lines: Vec<Line<'_>> = alerts.into_iter().map(|a| Line::styled(a, style)).collect();
+        f.render_widget(Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }), warn);
+    }
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let Some(v) = &s.view else {
         let msg = match (&s.url, &s.error) {

@@ -57,6 +57,8 @@ options:
   --dhcp MODE           auto: listen --probe seconds for another DHCP server, proxy if one
                         answers, else full (default); full, proxy or off
   --probe SECS          how long auto listens (default 4)
+  --reprobe SECS        while serving full DHCP, probe for another server this often (default
+                        30); at the first sign of one, or of a router, auto stops answering DHCP
   --lease SECS          the lease time handed out (default 3600)
   --name NAME           a DNS name of the master (repeatable; default: bang and recon)
   --domain D            the domain handed to clients (default: none)
@@ -369,6 +371,7 @@ fn serve(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
                 ensure!(a.lease_secs >= 60, "{CMD}: --lease {}: a whole number of seconds, at least 60", a.lease_secs);
             }
             Long("probe") => a.probe = secs(&mut p, CMD, "--probe")?,
+            Long("reprobe") => a.reprobe = secs(&mut p, CMD, "--reprobe")?.max(Duration::from_secs(1)),
             Long("stuck") => a.stuck = secs(&mut p, CMD, "--stuck")?,
             Long("router") => a.router = Some(number(&mut p, CMD, "--router", "not an IPv4 address A.B.C.D")?),
             Long("append") => a.append = text(&mut p, CMD, "--append")?,

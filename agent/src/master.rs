@@ -39,6 +39,8 @@ pub(crate) struct ServeArgs {
     pub(crate) domain: Option<String>,
     pub(crate) lease_secs: u32,
     pub(crate) probe: Duration,
+    /// How often the interlock probes for another DHCP server while serving full DHCP.
+    pub(crate) reprobe: Duration,
     pub(crate) relays: Vec<Subnet>,
     pub(crate) router: Option<Ipv4Addr>,
     /// Kernel arguments appended to every node's boot.ipxe (`console=ttyS0`, ...).
@@ -75,6 +77,7 @@ impl ServeArgs {
             domain: None,
             lease_secs: 3600,
             probe: Duration::from_secs(4),
+            reprobe: Duration::from_secs(30),
             relays: Vec::new(),
             router: None,
             append: String::new(),
@@ -185,17 +188,14 @@ async fn publish_counters(
 }
 
 /// Says, loudly and on the console too, that what this master receives is not kept.
-fn not_kept(why: &str) {
+fn not_kept(why: &str) -> String {
     let msg = format!(
         "recon: THIS MASTER KEEPS NOTHING: {why}. Inventories are lost when it powers off, and peers \
          will stay up instead of powering off. Boot a stick with a RECONDATA partition \
          (kiwi/README.md) to keep them."
     );
-    log::error!("{msg}");
-    if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
-        use std::io::Write;
-        let _ = writeln!(c, "\n{msg}\n");
-    }
+    runtime::console(&msg);
+    msg
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -224,11 +224,12 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
     let mac = interface_mac(&args.interface)?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
     let durable = runtime::medium::durable(&args.data);
-    if let Err(why) = &durable {
-        not_kept(why);
-    }
+    let kept_nothing = durable.as_ref().err().map(|why| not_kept(why));
     let store =
         Store::open(&args.data).with_context(|| format!("opening the data directory {}", args.data.display()))?;
+    if let Some(msg) = kept_nothing {
+        store.fleet().alert(runtime::clock::unix_ms(), msg);
+    }
     store.set_stuck(u64::try_from(args.stuck.as_millis()).unwrap_or(u64::MAX));
     let names: runtime::dhcp::Names = Rc::new(RefCell::new(BTreeMap::new()));
     let ex = Rc::new(smol::LocalExecutor::new());
@@ -265,6 +266,12 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
         );
         let dhcp =
             Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
+        if mode == Mode::Full {
+            // The interlock: stop at the first sign of another DHCP server or a router, unless
+            // the operator asked for full DHCP (then only say so).
+            dhcp.borrow_mut().guard(&args.interface, server, args.dhcp == DhcpChoice::Auto);
+            ex.spawn(runtime::guard::watch(dhcp.clone(), args.interface.clone(), server, mac, args.reprobe)).detach();
+        }
         let d67 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 67));
         let d4011 = ex.spawn(runtime::dhcp::serve_port(dhcp.clone(), args.interface.clone(), 4011));
         let dns_stats = Rc::new(runtime::dns::Stats::default());

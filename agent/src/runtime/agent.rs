@@ -512,7 +512,7 @@ async fn perform(
 ) -> Option<Input> {
     match a {
         Action::ProbeDhcp => {
-            let r = dhcp_client::probe(iface, mac, Duration::from_secs(4)).await;
+            let r = dhcp_client::probe(iface, mac, Duration::from_secs(4), None).await;
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
         Action::StartMaster { dhcp: policy, address, poweroff_on_finish } => {

@@ -24,6 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use netboot_proto::dhcpv4::{self, Packet, Repr};
+
+use super::guard;
 use smol::Async;
 
 use super::clock::unix_secs;
@@ -52,6 +54,8 @@ pub(crate) struct IoStats {
     pub(crate) unicast_fallbacks: u64,
     /// Datagrams dropped because the master finished.
     pub(crate) after_finish: u64,
+    /// Datagrams dropped after the interlock stopped this server (runtime/guard.rs).
+    pub(crate) stood_down: u64,
 }
 
 /// Everything the loop owns.
@@ -69,6 +73,21 @@ pub(crate) struct Dhcp {
     pub(crate) io: IoStats,
     /// Set when the master finishes: every datagram is dropped, none answered.
     pub(crate) off: Arc<std::sync::atomic::AtomicBool>,
+    /// The production interlock (runtime/guard.rs), while it watches.
+    guard: Option<Guard>,
+}
+
+/// What the interlock knows.
+struct Guard {
+    /// This master's address: REQUESTs naming another server give that one away.
+    server: Ipv4Addr,
+    /// The interface, for the messages.
+    iface: String,
+    /// Stop answering on a sign of another server (the mode was chosen by `auto`); else only say
+    /// so (the operator asked for full DHCP).
+    stand_down: bool,
+    /// The first sign seen.
+    tripped: Option<String>,
 }
 
 impl Dhcp {
@@ -106,6 +125,7 @@ impl Dhcp {
             names_at: 0,
             io,
             off: Arc::default(),
+            guard: None,
         };
         d.refresh_names(unix_secs());
         Ok(d)
@@ -142,13 +162,46 @@ impl Dhcp {
         }
     }
 
+    /// Watches for other DHCP servers (runtime/guard.rs) while this one hands out addresses on
+    /// `iface` as `server`; `stand_down`: stop answering at the first sign of one.
+    pub(crate) fn guard(&mut self, iface: &str, server: Ipv4Addr, stand_down: bool) {
+        self.guard = Some(Guard { server, iface: iface.to_owned(), stand_down, tripped: None });
+    }
+
+    /// Whether the interlock stopped this server.
+    pub(crate) fn stood_down(&self) -> bool {
+        self.guard.as_ref().is_some_and(|g| g.stand_down && g.tripped.is_some())
+    }
+
+    /// A sign of another DHCP server or a router on the segment: the first one stops this
+    /// server (or, told to serve anyway, is reported), loudly, on the console and the board.
+    pub(crate) fn foreign(&mut self, what: String) {
+        let Some(g) = self.guard.as_mut() else { return };
+        if g.tripped.is_some() {
+            return;
+        }
+        let msg = if g.stand_down {
+            format!(
+                "recon: DHCP STOPPED on {}: {what}. This is not an isolated rack: recon hands out no more \
+                 addresses here and PXE-boots nothing more. Boot with recon.dhcp=full (recon serve --dhcp full) \
+                 only on a segment that is yours alone.",
+                g.iface
+            )
+        } else {
+            format!("recon: NOT ALONE on {}: {what}; serving full DHCP anyway, as --dhcp full asks", g.iface)
+        };
+        g.tripped = Some(what);
+        super::console(&msg);
+        self.store.fleet().alert(super::clock::unix_ms(), msg);
+    }
+
     /// What stops this server from another thread when the master finishes.
     pub(crate) fn closer(&self) -> Closer {
         Closer { off: self.off.clone(), tx: self.commit.tx.clone(), pending: self.commit.pending.clone() }
     }
 
     /// For `GET /api/v1/stats`: the core's counters and the socket loop's.
-    pub(crate) fn counters(&self) -> [(&'static str, u64); 12] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 13] {
         let (s, io) = (&self.server.stats, &self.io);
         [
             ("requests", s.requests),
@@ -163,6 +216,7 @@ impl Dhcp {
             ("journal_lines_skipped", io.journal_lines_skipped),
             ("unicast_fallbacks", io.unicast_fallbacks),
             ("after_finish", io.after_finish),
+            ("stood_down", io.stood_down),
         ]
     }
 
@@ -171,6 +225,10 @@ impl Dhcp {
     fn process(&mut self, batch: &[(Vec<u8>, SocketAddrV4)], port: u16, sock: &Arc<UdpSocket>) {
         if self.off.load(Ordering::Acquire) {
             self.io.after_finish += batch.len() as u64;
+            return;
+        }
+        if self.stood_down() {
+            self.io.stood_down += batch.len() as u64;
             return;
         }
         let now = unix_secs();
@@ -188,6 +246,13 @@ impl Dhcp {
                 self.io.malformed += 1;
                 continue;
             };
+            if let Some(other) = self.guard.as_ref().and_then(|g| guard::foreign_server(&req, g.server)) {
+                self.foreign(format!("a client asked another DHCP server ({other}) for its address"));
+                if self.stood_down() {
+                    self.io.stood_down += 1;
+                    continue;
+                }
+            }
             let o = self.server.handle(&req, port, *from, now, &mut out);
             if let Some(r) = o.record {
                 records.push(r);

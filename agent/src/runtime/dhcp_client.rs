@@ -123,8 +123,14 @@ async fn recv_until(
 }
 
 /// The auto mode's probe: a DISCOVER from `mac` on `iface`, listening for offers for `wait`.
-/// The first foreign server's identifier (or source address), if one answered.
-pub(crate) async fn probe(iface: &str, mac: Mac, wait: Duration) -> io::Result<Option<Ipv4Addr>> {
+/// The first foreign server's identifier (or source address), if one answered; offers from
+/// `ours` (a master probing while it serves) do not count.
+pub(crate) async fn probe(
+    iface: &str,
+    mac: Mac,
+    wait: Duration,
+    ours: Option<Ipv4Addr>,
+) -> io::Result<Option<Ipv4Addr>> {
     let xid = xid(mac, 0);
     let discover = || request(xid, mac, MessageType::Discover, &[DhcpOption::VendorClass(b"recon-probe")]);
     exchange(iface, xid, wait, discover, |r, src| {
@@ -135,14 +141,18 @@ pub(crate) async fn probe(iface: &str, mac: Mac, wait: Duration) -> io::Result<O
             SocketAddr::V4(a) => *a.ip(),
             SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
         };
-        Step::Done(r.server_id().unwrap_or(from))
+        let server = r.server_id().unwrap_or(from);
+        if Some(server) == ours || Some(from) == ours {
+            return Step::Wait;
+        }
+        Step::Done(server)
     })
     .await
 }
 
 /// Picks the mode for `auto`: proxy when another server answers the probe.
 pub(crate) async fn auto_mode(iface: &str, mac: Mac, wait: Duration) -> Mode {
-    match probe(iface, mac, wait).await {
+    match probe(iface, mac, wait, None).await {
         Ok(Some(server)) => {
             log::warn!(
                 "dhcp: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: recon hands out no addresses here and \

@@ -9,6 +9,7 @@ pub(crate) mod dhcp_client;
 pub(crate) mod dns;
 pub(crate) mod files;
 pub(crate) mod finish;
+pub(crate) mod guard;
 pub(crate) mod http;
 pub(crate) mod http_client;
 pub(crate) mod local;
@@ -19,3 +20,13 @@ pub(crate) mod signals;
 pub(crate) mod store;
 pub(crate) mod tftp;
 pub(crate) mod udp;
+
+/// Says `msg` where the operator looks: the log, and the system console (the screen and the
+/// serial line), framed by blank lines.
+pub(crate) fn console(msg: &str) {
+    log::error!("{msg}");
+    if let Ok(mut c) = std::fs::OpenOptions::new().write(true).open("/dev/console") {
+        use std::io::Write;
+        let _ = writeln!(c, "\n{msg}\n");
+    }
+}

@@ -223,7 +223,13 @@ pub struct Fleet {
     /// Each service's counters since the master started (`GET /api/v1/stats`), as it last
     /// published them.
     counters: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    /// What the operator must see before anything else (nothing is kept; DHCP stopped because
+    /// the segment is not isolated), oldest first, at most [`ALERTS`].
+    alerts: VecDeque<(u64, String)>,
 }
+
+/// Alerts kept for the board.
+pub const ALERTS: usize = 8;
 
 fn agent_key(v: &serde_json::Value) -> Option<(u64, u64)> {
     Some((v.get("run")?.as_u64()?, v.get("seq")?.as_u64()?))
@@ -523,7 +529,19 @@ impl Fleet {
         }
     }
 
-    /// The board's view at `now` (Unix ms): every node in words, the counts and the log.
+    /// Raises an alert for the board (and the fleet view): once per text.
+    pub fn alert(&mut self, now: u64, text: String) {
+        if self.alerts.iter().any(|(_, t)| *t == text) {
+            return;
+        }
+        if self.alerts.len() >= ALERTS {
+            self.alerts.pop_front();
+        }
+        self.alerts.push_back((now, text));
+    }
+
+    /// The board's view at `now` (Unix ms): every node in words, the counts, the log and the
+    /// alerts.
     pub fn view(&self, now: u64) -> FleetView {
         let after = self.stuck_ms.unwrap_or(STUCK_MS);
         let mut counts = BTreeMap::new();
@@ -559,7 +577,7 @@ impl Fleet {
             })
             .collect();
         let log = self.log.iter().map(|(t, m, what)| LogLine { t: *t, mac: *m, what: what.clone() }).collect();
-        FleetView { now, counts, nodes, log }
+        FleetView { now, counts, nodes, log, alerts: self.alerts.iter().cloned().collect() }
     }
 
     /// The boot MAC of the node that has `ip`.
@@ -654,6 +672,9 @@ pub struct FleetView {
     pub nodes: Vec<NodeView>,
     /// The newest events, oldest first.
     pub log: Vec<LogLine>,
+    /// What the operator must see first, oldest first: `(Unix ms, text)`.
+    #[serde(default)]
+    pub alerts: Vec<(u64, String)>,
 }
 
 /// `{"nodes": [...]}`: each node's fields and its events as they were recorded.
