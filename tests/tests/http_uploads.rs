@@ -419,3 +419,69 @@ print(codes.get(202, 0), codes.get(429, 0))
     assert_eq!(capped, 4200 - ok, "the rest refused with 429: {out}");
     assert_eq!(lab.curl(&["/boot.ipxe"]).status, 200, "the master still answers");
 }
+
+/// A tmpfs mounted on a directory for a test, unmounted when dropped (also on failure).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        recon_tests::run(
+            std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "recon-test"])
+                .arg(dir),
+        );
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A data disk that fills up: uploads get 507 (RFC 4918, section 11.5) before the disk is so
+/// full that the lease journal could not append, nothing half-written is left, and the same
+/// upload lands once there is room again.
+#[test]
+fn a_full_data_disk_answers_507_and_recovers_when_space_returns() {
+    let _s = serial();
+    let mut lab = Lab::new("http-full", &[], false);
+    lab.kill();
+    let _disk = Tmpfs::mount(&lab.data, "16m");
+    lab.start();
+    let mac = "52:54:00:00:00:5a";
+    let token = lab.token(mac);
+    let auth = format!("Authorization: Bearer {token}");
+    let body = serde_json::to_vec(&inventory_of(mac, "full")).unwrap();
+    // Fill the disk to a few MiB short of the master's reserve.
+    let filler = lab.data.join("filler");
+    let statvfs = |p: &std::path::Path| {
+        let o = recon_tests::run(std::process::Command::new("stat").args(["-f", "-c", "%a %S"]).arg(p));
+        let t = String::from_utf8_lossy(&o.stdout).into_owned();
+        let v: Vec<u64> = t.split_whitespace().map(|n| n.parse().unwrap()).collect();
+        v[0] * v[1]
+    };
+    let free = statvfs(&lab.data);
+    std::fs::write(&filler, vec![0u8; usize::try_from(free - (6 << 20)).unwrap()]).unwrap();
+    let r = post(&lab, mac, &body, &["Content-Type: application/json", &auth]);
+    assert_eq!(r.status, 507, "{}", r.text());
+    assert!(r.text().contains("the data disk is full"), "{}", r.text());
+    let node = lab.data.join("nodes/52-54-00-00-00-5a");
+    assert!(!node.join("inventory.json").exists(), "nothing stored");
+    let leftovers: Vec<String> = std::fs::read_dir(&node)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "half-written files left: {leftovers:?}");
+    // Room again: the same upload lands.
+    std::fs::remove_file(&filler).unwrap();
+    let r = post(&lab, mac, &body, &["Content-Type: application/json", &auth]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(stored(&lab, mac), inventory_of(mac, "full"));
+    lab.kill();
+}

@@ -913,7 +913,11 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         }
         Err(e) => {
             log::error!("http: storing {mac}'s inventory: {e}");
-            let rej = Reject::new(500, format!("storing the inventory: {e}"));
+            // 507 Insufficient Storage (RFC 4918, section 11.5): the agent tries again later,
+            // and the upload lands once the operator makes room.
+            let status =
+                if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) { 507 } else { 500 };
+            let rej = Reject::new(status, format!("storing the inventory: {e}"));
             reply_reject(c, req, &rej, keep, Some(mac), cfg).await
         }
     }

@@ -416,7 +416,23 @@ impl Writer {
         let now = unix_ms();
         let mut batch = AtomicBatch::default();
         let mut ids = Vec::with_capacity(jobs.len());
+        // What the disk can take beyond the reserve: an inventory is written twice (kept and
+        // newest), and the lease journal must always be able to append (a DHCP ACK waits on it).
+        let mut room = free_space(&self.root).map(|free| free.saturating_sub(RESERVE));
+        let mut full = vec![false; jobs.len()];
+        for (k, (_, json, _, _)) in jobs.iter().enumerate() {
+            let need = 2 * json.len() as u64 + 64 * 1024;
+            match room.as_mut() {
+                Some(r) if *r < need => full[k] = true,
+                Some(r) => *r -= need,
+                None => {}
+            }
+        }
         for (k, (mac, json, _, _)) in jobs.iter().enumerate() {
+            if full.get(k) == Some(&true) {
+                ids.push((usize::MAX, usize::MAX, false));
+                continue;
+            }
             let dir = node_dir(&self.root, *mac);
             let newest = dir.join("inventory.json");
             // Distinct names for uploads of one node within one millisecond.
@@ -428,12 +444,25 @@ impl Writer {
         let ok = |i: usize| results.get(i).is_some_and(Result::is_ok);
         let mut out = Vec::with_capacity(jobs.len());
         for ((mac, json, summary, _), (kept, newest, replaced)) in jobs.iter().zip(ids) {
+            if kept == usize::MAX {
+                out.push(Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    format!(
+                        "the data disk is full: {} KiB free, {} KiB kept for the lease journal",
+                        free_space(&self.root).unwrap_or(0) >> 10,
+                        RESERVE >> 10
+                    ),
+                )));
+                continue;
+            }
             if !(ok(kept) && ok(newest)) {
                 let why = results.get(kept).into_iter().chain(results.get(newest)).find_map(|r| r.as_ref().err());
-                out.push(Err(io::Error::other(format!(
-                    "writing the inventory: {}",
-                    why.map_or_else(String::new, ToString::to_string)
-                ))));
+                // The kind says what the uploader hears (a full disk: 507).
+                let kind = why.map_or(io::ErrorKind::Other, io::Error::kind);
+                out.push(Err(io::Error::new(
+                    kind,
+                    format!("writing the inventory: {}", why.map_or_else(String::new, ToString::to_string)),
+                )));
                 continue;
             }
             let fields = serde_json::json!({ "bytes": json.len(), "replaced": replaced });
@@ -453,7 +482,19 @@ impl Writer {
     fn flush(&mut self) -> io::Result<()> {
         self.log.as_mut().map_or(Ok(()), Write::flush)
     }
+}
 
+/// Space kept free on the data disk for the lease journal (a few thousand leases' lines) and
+/// the event logs: inventories are refused before they would take it.
+const RESERVE: u64 = 8 << 20;
+
+/// Octets an unprivileged writer may still use on `dir`'s filesystem (statvfs(3)), if known.
+fn free_space(dir: &Path) -> Option<u64> {
+    let v = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(v.blocks_available().saturating_mul(v.fragment_size()))
+}
+
+impl Writer {
     fn sync(&mut self) -> io::Result<()> {
         if let Some(log) = self.log.as_mut() {
             log.flush()?;
