@@ -29,8 +29,11 @@ pub(crate) enum DhcpChoice {
 #[derive(Debug, Clone)]
 pub(crate) struct ServeArgs {
     pub(crate) interface: String,
-    /// Address to give the interface, `A.B.C.D/P`; else its current first IPv4 address.
+    /// Address to give the interface, `A.B.C.D/P`; else its current first IPv4 address. It is
+    /// probed for first (RFC 5227, runtime/arp.rs): in use, the master does not start.
     pub(crate) address: Option<(Ipv4Addr, u8)>,
+    /// Addresses to try, in order, when `address` is in use (the agent's defaults).
+    pub(crate) spare_addresses: Vec<(Ipv4Addr, u8)>,
     pub(crate) boot: PathBuf,
     pub(crate) data: PathBuf,
     pub(crate) dhcp: DhcpChoice,
@@ -70,6 +73,7 @@ impl ServeArgs {
         ServeArgs {
             interface: String::new(),
             address: None,
+            spare_addresses: Vec::new(),
             boot: PathBuf::new(),
             data: PathBuf::new(),
             dhcp: DhcpChoice::Auto,
@@ -198,6 +202,41 @@ fn not_kept(why: &str) -> String {
     msg
 }
 
+/// The first of `wanted` and `spares` that no host on `iface` has (ARP probes, RFC 5227),
+/// unless `iface` has it already. None free: an error naming who has them.
+fn free_address(iface: &str, wanted: (Ipv4Addr, u8), spares: &[(Ipv4Addr, u8)]) -> anyhow::Result<(Ipv4Addr, u8)> {
+    if interface_v4(iface).is_some_and(|(a, _)| a == wanted.0) {
+        return Ok(wanted);
+    }
+    let mac = interface_mac(iface)?;
+    let mut taken = Vec::new();
+    for &(ip, prefix) in std::iter::once(&wanted).chain(spares) {
+        match smol::block_on(runtime::arp::probe(iface, mac, ip)) {
+            Ok(None) => {
+                if !taken.is_empty() {
+                    log::warn!("master: {} in use on {iface}; serving as {ip}/{prefix}", taken.join(", "));
+                }
+                return Ok((ip, prefix));
+            }
+            Ok(Some(other)) => {
+                runtime::console(&format!(
+                    "recon: {ip} IS ALREADY IN USE on {iface} by {other} (ARP probe, RFC 5227): not taking it"
+                ));
+                taken.push(format!("{ip} (by {other})"));
+            }
+            Err(e) => {
+                // No packet socket (no CAP_NET_RAW): the address cannot be checked; say so.
+                log::warn!("master: cannot probe {iface} for {ip} ({e}); taking it unchecked");
+                return Ok((ip, prefix));
+            }
+        }
+    }
+    anyhow::bail!(
+        "every address recon may take on {iface} is in use: {}; give a free one with --address",
+        taken.join(", ")
+    )
+}
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(args, None)
 }
@@ -210,10 +249,20 @@ pub(crate) type Ready = Result<(Ipv4Addr, Arc<Store>), String>;
 pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Ready>>) -> anyhow::Result<()> {
     let ifindex = nix::net::if_::if_nametoindex(args.interface.as_str())
         .with_context(|| format!("no interface {}", args.interface))?;
-    if let Some((ip, prefix)) = args.address {
+    if let Some(wanted) = args.address {
         let mut rtnl = runtime::netlink::Rtnl::open().context("rtnetlink")?;
         rtnl.set_up(ifindex).with_context(|| format!("bringing {} up", args.interface))?;
+        let (ip, prefix) = free_address(&args.interface, wanted, &args.spare_addresses)?;
         rtnl.add_address(ifindex, ip, prefix).with_context(|| format!("adding {ip}/{prefix} to {}", args.interface))?;
+        let iface = args.interface.clone();
+        if let Ok(mac) = interface_mac(&iface) {
+            // In the background: the neighbours learn the address while the services start.
+            std::thread::spawn(move || {
+                if let Err(e) = smol::block_on(runtime::arp::announce(&iface, mac, ip)) {
+                    log::warn!("arp: announcing {ip} on {iface}: {e}");
+                }
+            });
+        }
     }
     let (server, prefix) = interface_v4(&args.interface)
         .or(args.address)

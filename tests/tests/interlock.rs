@@ -238,3 +238,78 @@ fn a_router_advertisement_stops_recons_dhcp_and_full_only_warns() {
         }
     }
 }
+
+/// An address someone on the segment already has is not taken (ARP probes, RFC 5227): `recon
+/// serve --address` refuses to start and names who has it; a media-booted master whose default
+/// address is taken serves from the next one.
+#[test]
+fn an_address_already_in_use_is_not_taken() {
+    require_root();
+    let dir = scratch_dir("interlock-arp");
+    let seg = Segment::new();
+    let host = seg.plug("il-h", "h0");
+    host.exec_ok(&["ip", "addr", "add", "10.241.0.1/24", "dev", "h0"]);
+    host.exec_ok(&["ip", "addr", "add", "10.213.0.1/16", "dev", "h0"]);
+    let host_mac =
+        String::from_utf8_lossy(&host.exec_ok(&["cat", "/sys/class/net/h0/address"]).stdout).trim().to_owned();
+
+    // recon serve --address 10.241.0.1/24: refused.
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    std::fs::write(boot.join("undionly.kpxe"), b"x").unwrap();
+    let bin = recon_bin();
+    let out = seg
+        .master
+        .command(&[
+            bin.to_str().unwrap(),
+            "serve",
+            "--interface",
+            "m0",
+            "--address",
+            "10.241.0.1/24",
+            "--boot",
+            boot.to_str().unwrap(),
+            "--data",
+            dir.join("data").to_str().unwrap(),
+            "--no-board",
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "recon serve took an address in use: {said}");
+    assert!(said.contains("10.241.0.1 IS ALREADY IN USE on m0 by") && said.contains(&host_mac), "{said}");
+    let addrs = String::from_utf8_lossy(&seg.master.exec_ok(&["ip", "-4", "addr", "show", "m0"]).stdout).into_owned();
+    assert!(!addrs.contains("10.241.0.1"), "{addrs}");
+
+    // A media-booted master (recon agent, full DHCP): 10.213.0.1 is taken, it serves as .2.
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("sys/class/dmi/id")).unwrap();
+    let log = dir.join("agent.log");
+    let _agent = seg.master.spawn(
+        &[
+            bin.to_str().unwrap(),
+            "agent",
+            "--interface",
+            "m0",
+            "--boot",
+            boot.to_str().unwrap(),
+            "--data",
+            dir.join("agent-data").to_str().unwrap(),
+            "--root",
+            root.to_str().unwrap(),
+            "--cmdline",
+            "recon.role=master recon.dhcp=full recon.poweroff=never",
+        ],
+        &log,
+    );
+    assert!(
+        wait_for(Duration::from_secs(60), || read(&log).contains("serving port 67")),
+        "the agent did not serve: {}",
+        read(&log)
+    );
+    let t = read(&log);
+    assert!(t.contains("10.213.0.1 IS ALREADY IN USE on m0"), "{t}");
+    assert!(t.contains("serving as 10.213.0.2/16"), "{t}");
+    let addrs = String::from_utf8_lossy(&seg.master.exec_ok(&["ip", "-4", "addr", "show", "m0"]).stdout).into_owned();
+    assert!(addrs.contains("10.213.0.2/16") && !addrs.contains("10.213.0.1/"), "{addrs}");
+}

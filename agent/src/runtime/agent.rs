@@ -565,6 +565,7 @@ async fn start_master(
     opts: &AgentOpts,
 ) -> Result<(Ipv4Addr, Arc<Store>), Failure> {
     let have = crate::master::interface_v4(iface);
+    let chosen = address.is_some();
     let address = match (have, policy) {
         (Some(_), _) => None,
         // Behind a foreign DHCP server, take an address from it rather than invent one.
@@ -595,6 +596,10 @@ async fn start_master(
     }
     args.interface = iface.to_owned();
     args.address = address;
+    if !chosen {
+        // recon's own default is in use on this segment (RFC 5227 probe): the next ones.
+        args.spare_addresses = (2..=4).map(|k| (Ipv4Addr::new(10, 213, 0, k), 16)).collect();
+    }
     args.boot = opts.boot.clone();
     args.data = opts.data.clone();
     args.dhcp = dhcp;

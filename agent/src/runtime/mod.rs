@@ -3,6 +3,7 @@
 //! `crate::serve` and `crate::machine` (docs/ARCHITECTURE.md, "The sans-IO line").
 
 pub(crate) mod agent;
+pub(crate) mod arp;
 pub(crate) mod clock;
 pub(crate) mod dhcp;
 pub(crate) mod dhcp_client;
