@@ -47,6 +47,11 @@ impl Elect {
                 ctx.event("master-found", "elect", format!("{} serves", b.addr), now);
                 return Next::Fetch(Fetch::start(ctx, now, Some(b.addr)));
             }
+            // A master still starting its services: there is one; wait for where it serves.
+            if b.serving && b.mac != ctx.facts.mac {
+                ctx.event("master-found", "elect", format!("{} is starting to serve", b.mac), now);
+                return Next::Fetch(Fetch::start(ctx, now, None));
+            }
             if b.candidate && b.mac < self.lowest {
                 self.lowest = b.mac;
             }

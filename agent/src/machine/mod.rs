@@ -427,6 +427,32 @@ mod tests {
     }
 
     #[test]
+    fn a_master_beacons_while_it_starts_and_a_late_candidate_waits_for_it() {
+        // The winner: it beacons "serving, 0.0.0.0" at once, before its services are up.
+        let mut m = Agent::new(facts(1, "root=live:CDLABEL=RECON", false), 0);
+        m.handle_input(100, Input::ProbeResult { foreign_dhcp: None });
+        drain(&mut m);
+        m.handle_timeout(100 + elect::ELECT_MS);
+        assert_eq!(m.phase(), "serve");
+        let starting = drain(&mut m)
+            .into_iter()
+            .find_map(|o| match o {
+                Output::Broadcast(d) => beacon::Beacon::decode(&d),
+                _ => None,
+            })
+            .expect("a beacon while the services start");
+        assert!(starting.serving && starting.addr.is_unspecified(), "{starting:?}");
+        // A node that boots later, with a higher MAC, hears it in its election and does not
+        // elect itself: it fetches, and finds the master's address later.
+        let mut late = Agent::new(facts(2, "root=live:CDLABEL=RECON", false), 0);
+        late.handle_input(100, Input::ProbeResult { foreign_dhcp: None });
+        late.handle_input(200, Input::Beacon { from: Ipv4Addr::UNSPECIFIED, data: starting.encode() });
+        assert_eq!(late.phase(), "fetch");
+        late.handle_timeout(200 + elect::ELECT_MS);
+        assert_eq!(late.phase(), "fetch", "never serves beside it");
+    }
+
+    #[test]
     fn a_foreign_dhcp_server_makes_the_winner_serve_by_proxy() {
         let mut a = Agent::new(facts(1, "root=live:CDLABEL=RECON", false), 0);
         a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(Ipv4Addr::new(192, 168, 1, 1)) });

@@ -1,6 +1,6 @@
 //! Serve: this node is the master. The runtime starts the services of `recon serve`; the master
 //! then inventories itself into its own store, and beacons where it serves so late nodes find
-//! it. It stays here.
+//! it (from the start: "starting" until its address is known). It stays here.
 
 use std::net::Ipv4Addr;
 
@@ -26,24 +26,26 @@ impl Serve {
         let address = ctx.facts.cmdline.address;
         let poweroff_on_finish = ctx.facts.cmdline.poweroff != super::PowerPolicy::Never;
         ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish });
-        Serve { addr: None, next_beacon: now + EVERY, own_inventory: false }
+        let s = Serve { addr: None, next_beacon: now + EVERY, own_inventory: false };
+        s.beacon(ctx);
+        s
     }
 
     pub(super) fn deadline(&self) -> Ms {
         self.next_beacon
     }
 
+    /// Where this master serves; while its services start (RECONDATA, the address probe, the
+    /// DHCP probe: seconds), 0.0.0.0: a late node then waits for it rather than elect itself.
     fn beacon(&self, ctx: &mut Ctx) {
-        if let Some(addr) = self.addr {
-            let b = Beacon {
-                mac: ctx.facts.mac,
-                serving: true,
-                candidate: false,
-                boot_unix_ms: ctx.facts.boot_unix_ms,
-                addr,
-            };
-            ctx.broadcast(b.encode());
-        }
+        let b = Beacon {
+            mac: ctx.facts.mac,
+            serving: true,
+            candidate: false,
+            boot_unix_ms: ctx.facts.boot_unix_ms,
+            addr: self.addr.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        };
+        ctx.broadcast(b.encode());
     }
 
     pub(super) fn step(mut self, ctx: &mut Ctx, now: Ms, input: Option<Input>) -> Serve {
