@@ -17,9 +17,15 @@
 //! Data goes from the file into the datagram buffer with one `pread` per block, on the
 //! transfer's own thread: a read that misses the page cache (a boot file on the stick) blocks
 //! that transfer only.
+//!
+//! A slot is a pool thread and a socket, so hostile clients are kept from holding them
+//! (crate::serve::tftp has the policy): at most `max_transfers` at once and
+//! [`PER_SOURCE_LIMIT`] per address, requests beyond dropped and counted (`busy`, `limited`);
+//! each transfer ends at its idle limit or time limit (`expired`), checked after every wake-up,
+//! so no stream of datagrams can postpone them.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -37,7 +43,7 @@ use std::sync::Arc;
 use super::store::Store;
 
 use super::udp::{UdpOptions, bind_udp, interface_mtu, local_v4, recv_with_info};
-use crate::serve::tftp::{Decision, Root, decide};
+use crate::serve::tftp::{Admission, Decision, PER_SOURCE_LIMIT, Root, Slots, decide, with_deadlines};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -46,11 +52,12 @@ pub(crate) struct TftpConfig {
     pub(crate) root: PathBuf,
     /// Address and port of the request socket (0.0.0.0 serves every address).
     pub(crate) listen: SocketAddrV4,
-    /// Transfers at once; requests beyond are dropped, and the client's retry comes later.
+    /// Transfers at once; requests beyond are dropped, and the client's retry comes later. One
+    /// address gets at most [`PER_SOURCE_LIMIT`] of them.
     pub(crate) max_transfers: usize,
     /// The largest window granted (RFC 7440).
     pub(crate) max_windowsize: u16,
-    /// The sender's timer policy.
+    /// The sender's timer policy; the server adds its deadlines ([`with_deadlines`]).
     pub(crate) sender: SenderConfig,
 }
 
@@ -64,12 +71,16 @@ pub(crate) struct Stats {
     pub(crate) refused: Cell<u64>,
     pub(crate) dropped: Cell<u64>,
     pub(crate) busy: Cell<u64>,
+    /// Requests dropped because their address had [`PER_SOURCE_LIMIT`] transfers running.
+    pub(crate) limited: Cell<u64>,
+    /// Transfers dropped at their idle limit or time limit (not counted in `failed`).
+    pub(crate) expired: Cell<u64>,
     pub(crate) bytes: Cell<u64>,
 }
 
 impl Stats {
     /// For `GET /api/v1/stats`.
-    pub(crate) fn counters(&self) -> [(&'static str, u64); 8] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 10] {
         [
             ("requests", self.requests.get()),
             ("started", self.started.get()),
@@ -78,6 +89,8 @@ impl Stats {
             ("refused", self.refused.get()),
             ("dropped", self.dropped.get()),
             ("busy", self.busy.get()),
+            ("limited", self.limited.get()),
+            ("expired", self.expired.get()),
             ("octets", self.bytes.get()),
         ]
     }
@@ -112,14 +125,15 @@ pub(crate) async fn serve(
     let sock = bind_udp(cfg.listen, &opts).map_err(|e| anyhow::anyhow!("tftp: {e}"))?;
     log::info!("tftp: serving {} on {} (read-only)", root.path().display(), local_v4(&sock)?);
     let clock = Instant::now();
-    let active: Rc<RefCell<HashSet<SocketAddrV4>>> = Rc::default();
+    let sender_cfg = with_deadlines(cfg.sender);
+    let active = Rc::new(RefCell::new(Slots::new(cfg.max_transfers, PER_SOURCE_LIMIT)));
     let mut mtus: HashMap<u32, u16> = HashMap::new();
     let mut buf = vec![0u8; 65536];
     let mut reply = vec![0u8; 1024];
     loop {
         let r = recv_with_info(&sock, &mut buf).await?;
         bump(&stats.requests, 1);
-        if active.borrow().contains(&r.from) {
+        if active.borrow().is_running(r.from) {
             // The client asked again before it saw our first packet; its transfer's timer will
             // send it again.
             bump(&stats.dropped, 1);
@@ -134,10 +148,28 @@ pub(crate) async fn serve(
         let datagram = buf.get(..r.len).unwrap_or(&[]);
         match decide(datagram, &root, &limits) {
             Decision::Read { name, file, size, negotiation } => {
-                if active.borrow().len() >= cfg.max_transfers {
-                    bump(&stats.busy, 1);
-                    log::warn!("tftp: {} transfers running, dropping a request from {}", cfg.max_transfers, r.from);
-                    continue;
+                // Over a cap the request is dropped, not refused: the client repeats it and is
+                // served once a slot frees (see Slots for why).
+                match active.borrow_mut().admit(r.from) {
+                    Admission::Start => {}
+                    Admission::Running => {
+                        bump(&stats.dropped, 1);
+                        continue;
+                    }
+                    Admission::Full => {
+                        bump(&stats.busy, 1);
+                        log::warn!("tftp: {} transfers running, dropping a request from {}", cfg.max_transfers, r.from);
+                        continue;
+                    }
+                    Admission::SourceFull => {
+                        bump(&stats.limited, 1);
+                        log::warn!(
+                            "tftp: {} has {PER_SOURCE_LIMIT} transfers running, dropping a request from {}",
+                            r.from.ip(),
+                            r.from
+                        );
+                        continue;
+                    }
                 }
                 let local = match (cfg.listen.ip(), r.local) {
                     (ip, _) if !ip.is_unspecified() => *ip,
@@ -147,19 +179,19 @@ pub(crate) async fn serve(
                 let tsock = match transfer_socket(local, r.from) {
                     Ok(s) => s,
                     Err(e) => {
+                        active.borrow_mut().release(r.from);
                         log::error!("tftp: no transfer socket for {}: {e}", r.from);
                         continue;
                     }
                 };
-                active.borrow_mut().insert(r.from);
                 bump(&stats.started, 1);
                 let name = String::from_utf8_lossy(name).into_owned();
-                let (active, stats, peer, sender_cfg) = (active.clone(), stats.clone(), r.from, cfg.sender);
+                let (active, stats, peer) = (active.clone(), stats.clone(), r.from);
                 let store = store.clone();
                 ex.spawn(async move {
                     let started = Instant::now();
                     let out = smol::unblock(move || transfer(&tsock, &file, size, negotiation, sender_cfg, clock)).await;
-                    active.borrow_mut().remove(&peer);
+                    active.borrow_mut().release(peer);
                     let secs = started.elapsed().as_secs_f64();
                     // The node's timeline, when the master knows which node has this address.
                     if let Some(store) = &store {
@@ -182,6 +214,10 @@ pub(crate) async fn serve(
                                 negotiation.blksize,
                                 negotiation.windowsize
                             );
+                        }
+                        Err(TransferError::Protocol(e @ (SenderError::Idle { .. } | SenderError::Overdue { .. }))) => {
+                            bump(&stats.expired, 1);
+                            log::warn!("tftp: {peer} {name}: expired after {secs:.3} s, slot freed: {e}");
                         }
                         Err(e) => {
                             bump(&stats.failed, 1);
@@ -238,6 +274,11 @@ fn transfer(
 ) -> Result<(u64, bool), TransferError> {
     let now = || clock.elapsed();
     let mut sender = Sender::new(&negotiation, size, cfg, now());
+    // A send blocks only on a full socket buffer (a wedged interface); one that blocks longer
+    // than the idle limit is no progress either. Set once: the limit is on the whole transfer.
+    if let Some(limit) = cfg.idle_limit.filter(|l| !l.is_zero()) {
+        sock.set_write_timeout(Some(limit)).map_err(TransferError::Socket)?;
+    }
     let mut out = vec![0u8; 4 + usize::from(negotiation.blksize)];
     let mut inb = vec![0u8; 1500];
     let mut err = vec![0u8; 128];
@@ -279,13 +320,18 @@ fn transfer(
         match sender.result() {
             Some(Ok(())) => return Ok((sender.retransmitted(), true)),
             Some(Err(e)) => {
-                if let SenderError::TimedOut { .. } = e {
-                    send_error_blocking(
+                match e {
+                    SenderError::TimedOut { .. } => send_error_blocking(
                         sock,
                         ErrorCode::NOT_DEFINED,
                         "timed out waiting for an acknowledgement",
                         &mut err,
-                    );
+                    ),
+                    // Tell a client that is still there why it was cut off.
+                    SenderError::Idle { .. } | SenderError::Overdue { .. } => {
+                        send_error_blocking(sock, ErrorCode::NOT_DEFINED, &e.to_string(), &mut err)
+                    }
+                    SenderError::Aborted { .. } => {}
                 }
                 return Err(e.into());
             }
@@ -303,11 +349,10 @@ fn transfer(
             Ok(n) => match Packet::parse(inb.get(..n).unwrap_or(&[])) {
                 Ok(Packet::Ack { block }) => sender.handle_ack(block, now()),
                 Ok(Packet::Error { code, .. }) => sender.handle_error(code),
+                // Anything else on the transfer's socket is ignored (malformed ones included).
                 _ => {}
             },
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                sender.handle_timeout(now());
-            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 // ICMP port unreachable: the client closed its port.
@@ -315,6 +360,10 @@ fn transfer(
             }
             Err(e) => return Err(TransferError::Socket(e)),
         }
+        // Whatever woke the thread: the timer and the limits are absolute times, and a client
+        // that keeps sending (duplicate ACKs, strays) faster than the timeout must not keep
+        // them from firing, as it would if only a receive timeout called this.
+        sender.handle_timeout(now());
     }
 }
 

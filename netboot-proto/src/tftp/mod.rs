@@ -37,7 +37,7 @@ mod packet;
 mod receiver;
 mod sender;
 
-pub use options::{Limits, Negotiation, OptionIter, OptionList, TftpOption};
+pub use options::{Limits, MAX_TIMEOUT, Negotiation, OptionIter, OptionList, TftpOption};
 pub use packet::{ErrorCode, Mode, Opcode, Packet, ParseError, data_header};
 pub use receiver::{Receiver, ReceiverConfig, ReceiverEvent, ReceiverOutput};
 pub use sender::{Sender, SenderConfig, SenderError, Transmit};

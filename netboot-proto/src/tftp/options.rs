@@ -17,6 +17,18 @@ use core::fmt::Write as _;
 use super::packet::ParseError;
 use super::{BLKSIZE_RANGE, Cursor, DEFAULT_BLKSIZE, ETHERNET_BLKSIZE};
 
+/// The longest `timeout` a server acknowledges, in seconds ([RFC 2349]); a client asking for
+/// more gets no `timeout` in the OACK, and the server's own retransmission timer applies.
+///
+/// Why 5: it is the interval tftp-hpa and atftp retransmit at by default, and far above any LAN
+/// round trip. RFC 2349 allows up to 255 s, and the value sets how long a silent client keeps
+/// the sender waiting (255 s through the retries is over 8 minutes, a transfer slot held per
+/// spoofed request); 5 s keeps a few of the client's own retransmissions inside the server's
+/// idle limit.
+///
+/// [RFC 2349]: https://www.rfc-editor.org/rfc/rfc2349
+pub const MAX_TIMEOUT: u8 = 5;
+
 /// A validated list of options: name, NUL, value, NUL, repeated; borrowed from the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct OptionList<'a> {
@@ -156,9 +168,9 @@ pub struct Negotiation {
 impl Negotiation {
     /// Negotiates `options` of a read request for a file of `file_size` octets.
     ///
-    /// `blksize` outside 8-65464 and `timeout` outside 1-255 are ignored (RFC 2348, 2349);
-    /// a larger `blksize` or `windowsize` than the limits is answered with the limit; `tsize` is
-    /// answered with the real size. Unknown options are ignored.
+    /// `blksize` outside 8-65464 is ignored (RFC 2348); `timeout` outside 1-[`MAX_TIMEOUT`] is
+    /// ignored (see below); a larger `blksize` or `windowsize` than the limits is answered with
+    /// the limit; `tsize` is answered with the real size. Unknown options are ignored.
     pub fn for_read(options: OptionList<'_>, file_size: u64, limits: &Limits) -> Negotiation {
         let mut n = Negotiation {
             blksize: DEFAULT_BLKSIZE,
@@ -181,7 +193,11 @@ impl Negotiation {
                     n.windowsize_acked = true;
                 }
             } else if o.is("timeout") && !core::mem::replace(&mut seen_to, true) {
-                n.timeout = o.number().and_then(|v| u8::try_from(v).ok()).filter(|&v| v >= 1);
+                // RFC 2349, "Timeout Interval Option": the OACK must carry the client's value
+                // unchanged, so a value cannot be lowered, only refused; one above the server's
+                // maximum is left out of the OACK, which says it is not in effect (RFC 2347,
+                // "Negotiation Protocol"), and the server's own timer policy applies.
+                n.timeout = o.number().and_then(|v| u8::try_from(v).ok()).filter(|v| (1..=MAX_TIMEOUT).contains(v));
             } else if o.is("tsize") && !core::mem::replace(&mut seen_ts, true) {
                 // A reader sends 0; answer with the real size whatever it sent.
                 n.tsize = o.number().map(|_| file_size);
@@ -235,12 +251,12 @@ mod tests {
 
     #[test]
     fn negotiation_clamps_and_answers_tsize() {
-        let l = list(b"blksize\x0065464\x00tsize\x000\x00timeout\x006\x00windowsize\x00100\x00x-unknown\x001\x00");
+        let l = list(b"blksize\x0065464\x00tsize\x000\x00timeout\x005\x00windowsize\x00100\x00x-unknown\x001\x00");
         let n = Negotiation::for_read(l, 850_528, &Limits { max_blksize: 1468, max_windowsize: 16 });
-        assert_eq!((n.blksize, n.windowsize, n.timeout, n.tsize), (1468, 16, Some(6), Some(850_528)));
+        assert_eq!((n.blksize, n.windowsize, n.timeout, n.tsize), (1468, 16, Some(5), Some(850_528)));
         let mut buf = [0u8; 128];
         let oack = n.write_oack_options(&mut buf).unwrap();
-        assert_eq!(oack.as_bytes(), b"blksize\x001468\x00timeout\x006\x00tsize\x00850528\x00windowsize\x0016\x00");
+        assert_eq!(oack.as_bytes(), b"blksize\x001468\x00timeout\x005\x00tsize\x00850528\x00windowsize\x0016\x00");
     }
 
     #[test]
@@ -251,6 +267,31 @@ mod tests {
         assert!(!n.has_oack());
         let l = list(b"blksize\x0065465\x00timeout\x00256\x00");
         assert!(!Negotiation::for_read(l, 1, &Limits::default()).has_oack());
+    }
+
+    #[test]
+    fn a_timeout_above_the_maximum_is_left_out_of_the_oack() {
+        // A hostile client's timeout=255 would hold a transfer slot for minutes: not
+        // acknowledged, and the other options are still negotiated as before.
+        for asked in [6u64, 30, 255] {
+            let raw = std::format!("timeout\0{asked}\0tsize\x000\0blksize\x001468\0");
+            let n = Negotiation::for_read(list(raw.as_bytes()), 70_000, &Limits::default());
+            assert_eq!((n.timeout, n.tsize, n.blksize), (None, Some(70_000), 1468), "timeout={asked}");
+            let mut buf = [0u8; 128];
+            let oack = n.write_oack_options(&mut buf).unwrap();
+            assert_eq!(oack.as_bytes(), b"blksize\x001468\x00tsize\x0070000\x00", "timeout={asked}");
+            assert!(oack.get("timeout").is_none());
+        }
+        // Alone, it leaves no OACK at all: the transfer starts with data, as RFC 1350's.
+        assert!(!Negotiation::for_read(list(b"timeout\x00255\x00"), 1, &Limits::default()).has_oack());
+        // Up to the maximum, the client's value is echoed unchanged (RFC 2349).
+        for asked in 1..=MAX_TIMEOUT {
+            let raw = std::format!("timeout\0{asked}\0");
+            let n = Negotiation::for_read(list(raw.as_bytes()), 1, &Limits::default());
+            assert_eq!(n.timeout, Some(asked));
+            let mut buf = [0u8; 32];
+            assert_eq!(n.write_oack_options(&mut buf).unwrap().as_bytes(), raw.as_bytes());
+        }
     }
 
     #[test]

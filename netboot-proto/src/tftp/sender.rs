@@ -20,11 +20,18 @@
 //!   samples from retransmitted blocks), between a floor and the client's `timeout` option (or a
 //!   default), doubles on each expiry, and the transfer fails after a number of expiries in a
 //!   row with no progress.
+//! - Deadlines a client cannot move ([`SenderConfig::idle_limit`], [`SenderConfig::time_limit`]):
+//!   RFC 1350 (section 2) ends a transfer on timeout but leaves how long to the implementation,
+//!   and with a client's `timeout` ([RFC 2349]) and backoff the retries alone can keep a silent
+//!   transfer for minutes. The idle limit counts from the last acknowledgement that moved the
+//!   transfer on, the time limit from the start; neither is pushed back by retransmissions,
+//!   duplicate ACKs, stray datagrams or how often the caller wakes the sender.
 //! - Blocks are counted with 64 bits; the number on the wire rolls over from 65535 to 0, as
 //!   tftp-hpa, dnsmasq and iPXE expect, so files of any size go through.
 //!
 //! [RFC 1123, section 4.2.3.1]: https://www.rfc-editor.org/rfc/rfc1123#section-4.2.3.1
 //! [RFC 2347]: https://www.rfc-editor.org/rfc/rfc2347
+//! [RFC 2349]: https://www.rfc-editor.org/rfc/rfc2349
 //! [RFC 6298]: https://www.rfc-editor.org/rfc/rfc6298
 //! [RFC 7440]: https://www.rfc-editor.org/rfc/rfc7440
 
@@ -48,6 +55,17 @@ pub struct SenderConfig {
     /// Expiries in a row, without an acknowledgement that moves the transfer on, after which it
     /// fails.
     pub max_retries: u32,
+    /// How long the transfer may go without an acknowledgement that moves it on (the OACK's or
+    /// a new block's), counted from the start and then from the last one, before it fails with
+    /// [`SenderError::Idle`], whatever the retransmission timer and `max_retries` say. `None`
+    /// (the default): only the retries end a silent transfer.
+    pub idle_limit: Option<Duration>,
+    /// The longest a whole transfer may take: this allowance plus a second per `min_rate` octets
+    /// of the file, counted from the start; past it the transfer fails with
+    /// [`SenderError::Overdue`], however steadily it moves. `None` (the default): no limit.
+    pub time_limit: Option<Duration>,
+    /// Octets per second the time limit grants on top of its allowance (0: none).
+    pub min_rate: u64,
 }
 
 impl Default for SenderConfig {
@@ -63,6 +81,11 @@ impl Default for SenderConfig {
             // than its timeout brings its ACK back.
             max_backoff: Duration::from_secs(8),
             max_retries: 10,
+            // A server sets these (recon's does, agent/src/serve/tftp.rs); the sender alone
+            // keeps RFC 1350's retry-only behaviour.
+            idle_limit: None,
+            time_limit: None,
+            min_rate: 64 * 1024,
         }
     }
 }
@@ -96,6 +119,16 @@ pub enum SenderError {
         /// Its code.
         code: ErrorCode,
     },
+    /// No acknowledgement moved the transfer on for [`SenderConfig::idle_limit`].
+    Idle {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The transfer had not ended by its time limit ([`SenderConfig::time_limit`]).
+    Overdue {
+        /// The whole limit, the allowance for the file's size included.
+        limit: Duration,
+    },
 }
 
 impl fmt::Display for SenderError {
@@ -103,6 +136,12 @@ impl fmt::Display for SenderError {
         match self {
             SenderError::TimedOut { retries } => write!(f, "no acknowledgement after {retries} retransmissions"),
             SenderError::Aborted { code } => write!(f, "client aborted the transfer (error {})", code.0),
+            SenderError::Idle { limit } => {
+                write!(f, "no acknowledgement moved the transfer on for {} s", limit.as_secs_f64())
+            }
+            SenderError::Overdue { limit } => {
+                write!(f, "not finished within its time limit of {} s", limit.as_secs_f64())
+            }
         }
     }
 }
@@ -143,6 +182,10 @@ pub struct Sender {
     last_rewind: Option<Duration>,
     /// The timeout the round-trip estimate gives, before any backoff.
     estimate: Duration,
+    /// When the last acknowledgement moved the transfer on (at first, when it started).
+    last_progress: Duration,
+    /// When the transfer fails however it moves, and the limit that gave this time.
+    give_up: Option<(Duration, Duration)>,
 }
 
 /// Largest window for which a 16-bit wire number maps back to one block unambiguously.
@@ -158,9 +201,12 @@ impl Sender {
         }
         .max(cfg.min_rto);
         let oack = negotiation.has_oack();
-        // The clock starts with the first transmission; `now` is taken for symmetry with the
-        // other calls and future use.
-        let _ = now;
+        // The retransmission clock starts with the first transmission; the deadlines start now.
+        let give_up = cfg.time_limit.map(|base| {
+            let per_size = file_size.checked_div(cfg.min_rate).unwrap_or(0);
+            let limit = base.saturating_add(Duration::from_secs(per_size));
+            (now.saturating_add(limit), limit)
+        });
         Sender {
             cfg,
             blksize,
@@ -183,7 +229,29 @@ impl Sender {
             head_sent: None,
             last_rewind: None,
             estimate: cfg.initial_rto.clamp(cfg.min_rto, ceiling),
+            last_progress: now,
+            give_up,
         }
+    }
+
+    /// When the idle limit runs out, if there is one.
+    fn idle_deadline(&self) -> Option<Duration> {
+        self.cfg.idle_limit.map(|l| self.last_progress.saturating_add(l))
+    }
+
+    /// Ends the transfer if `now` is past the time limit or the idle limit; true if it has ended.
+    fn expire(&mut self, now: Duration) -> bool {
+        if self.result.is_some() {
+            return true;
+        }
+        let err = match (self.give_up, self.cfg.idle_limit) {
+            (Some((at, limit)), _) if now >= at => SenderError::Overdue { limit },
+            (_, Some(limit)) if self.idle_deadline().is_some_and(|at| now >= at) => SenderError::Idle { limit },
+            _ => return false,
+        };
+        self.result = Some(Err(err));
+        self.deadline = None;
+        true
     }
 
     /// The next datagram to send now, or `None` until something arrives or the timer fires.
@@ -230,14 +298,20 @@ impl Sender {
         }
     }
 
-    /// When to call [`Sender::handle_timeout`], if anything is outstanding.
+    /// When to call [`Sender::handle_timeout`]: the retransmission timer or a limit, whichever
+    /// comes first; `None` once the transfer has ended (or with nothing outstanding and no
+    /// limits).
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.result.is_some() { None } else { self.deadline }
+        if self.result.is_some() {
+            return None;
+        }
+        [self.deadline, self.idle_deadline(), self.give_up.map(|(at, _)| at)].into_iter().flatten().min()
     }
 
     /// An ACK with wire block number `block` arrived.
     pub fn handle_ack(&mut self, block: u16, now: Duration) {
-        if self.result.is_some() {
+        // An ACK that comes after a deadline does not bring the transfer back.
+        if self.expire(now) {
             return;
         }
         if !self.oack_acked {
@@ -282,6 +356,7 @@ impl Sender {
 
     fn progress(&mut self, acked_block: u64, now: Duration) {
         self.retries = 0;
+        self.last_progress = now;
         if let Some((timed, sent)) = self.timing
             && timed <= acked_block
         {
@@ -344,7 +419,7 @@ impl Sender {
     /// the OACK or the first block. Send it again now rather than at the timer (at most once
     /// per guard interval), as the client's own retry says it is waiting.
     pub fn handle_repeated_request(&mut self, now: Duration) {
-        if self.result.is_some() || !self.may_rewind(now) {
+        if self.expire(now) || !self.may_rewind(now) {
             return;
         }
         if !self.oack_acked {
@@ -363,11 +438,16 @@ impl Sender {
         }
     }
 
-    /// The time is `now`; if the timer has expired, resend from the first unacknowledged block
-    /// (or the OACK) with a doubled timeout, or fail after too many expiries in a row.
+    /// The time is `now`: past the time limit or the idle limit, the transfer fails; if the
+    /// timer has expired, resend from the first unacknowledged block (or the OACK) with a
+    /// doubled timeout, or fail after too many expiries in a row. Harmless to call at any time,
+    /// so a caller may call it after every wake-up.
     pub fn handle_timeout(&mut self, now: Duration) {
+        if self.expire(now) {
+            return;
+        }
         let Some(deadline) = self.deadline else { return };
-        if self.result.is_some() || now < deadline {
+        if now < deadline {
             return;
         }
         self.retries += 1;
@@ -434,5 +514,117 @@ impl Sender {
     /// Blocks acknowledged so far.
     pub fn acked_blocks(&self) -> u64 {
         self.acked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tftp::{Limits, OptionList};
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn limited(idle: Option<Duration>, time: Option<Duration>) -> SenderConfig {
+        // Retries that alone would keep a silent client for about 13 minutes.
+        SenderConfig { max_retries: 100, idle_limit: idle, time_limit: time, ..SenderConfig::default() }
+    }
+
+    fn sender(opts: &[u8], size: u64, cfg: SenderConfig) -> Sender {
+        let neg = Negotiation::for_read(OptionList::from_wire(opts).unwrap(), size, &Limits::default());
+        Sender::new(&neg, size, cfg, Duration::ZERO)
+    }
+
+    /// Sends whatever is due and fires timers until the transfer ends or `until` passes; the
+    /// client answers nothing. Returns when it ended.
+    fn run_silent(s: &mut Sender, mut now: Duration, until: Duration) -> Duration {
+        while s.result().is_none() && now <= until {
+            while s.poll_transmit(now).is_some() {}
+            let Some(at) = s.poll_timeout() else { break };
+            now = at.max(now);
+            s.handle_timeout(now);
+        }
+        now
+    }
+
+    #[test]
+    fn a_silent_client_is_dropped_at_the_idle_limit_whatever_the_retries() {
+        // timeout=255 from the client and 100 retries: without the limit the transfer would
+        // wait minutes; with it, it ends 15 s after it started, having made no progress.
+        let opts = b"tsize\x000\x00timeout\x00255\x00";
+        let mut s = sender(opts, 70_000, limited(Some(15 * S), None));
+        let ended = run_silent(&mut s, Duration::ZERO, 600 * S);
+        assert_eq!(s.result(), Some(Err(SenderError::Idle { limit: 15 * S })));
+        assert_eq!(ended, 15 * S);
+        assert_eq!((s.poll_timeout(), s.poll_transmit(ended)), (None, None));
+    }
+
+    #[test]
+    fn duplicates_and_stray_acks_do_not_push_the_idle_deadline_back() {
+        let mut s = sender(b"", 512 * 100, limited(Some(15 * S), None));
+        assert!(matches!(s.poll_transmit(Duration::ZERO), Some(Transmit::Data { block: 1, .. })));
+        s.handle_ack(1, S);
+        // From here on the client only repeats ACK 1 and sends ACKs for blocks never sent,
+        // ten a second, and the caller wakes the sender for each.
+        let mut now = S;
+        while s.result().is_none() && now < 60 * S {
+            now += Duration::from_millis(100);
+            while s.poll_transmit(now).is_some() {}
+            s.handle_ack(if now.as_millis().is_multiple_of(200) { 1 } else { 77 }, now);
+            s.handle_timeout(now);
+            assert!(s.poll_timeout().is_none_or(|t| t <= 16 * S), "the deadline moved: {:?}", s.poll_timeout());
+        }
+        assert_eq!(s.result(), Some(Err(SenderError::Idle { limit: 15 * S })));
+        assert_eq!(now, 16 * S, "15 s after the last new ACK, at 1 s");
+        assert_eq!(s.acked_blocks(), 1);
+    }
+
+    #[test]
+    fn progress_restarts_the_idle_limit_and_a_late_ack_does_not_revive() {
+        let mut s = sender(b"", 512 * 10, limited(Some(15 * S), None));
+        let mut now = Duration::ZERO;
+        // A new block acknowledged every 14 s keeps the transfer alive past the idle limit.
+        for b in 1..=5u16 {
+            assert!(matches!(s.poll_transmit(now), Some(Transmit::Data { .. })));
+            now += 14 * S;
+            s.handle_timeout(now);
+            while s.poll_transmit(now).is_some() {}
+            s.handle_ack(b, now);
+            assert_eq!(s.result(), None, "after block {b}");
+        }
+        while s.poll_transmit(now).is_some() {}
+        // Then 15 s without one: over, and an ACK that arrives later changes nothing.
+        now += 15 * S;
+        s.handle_ack(6, now);
+        assert_eq!(s.result(), Some(Err(SenderError::Idle { limit: 15 * S })));
+        assert_eq!(s.acked_blocks(), 5);
+    }
+
+    #[test]
+    fn a_slow_reader_is_dropped_at_the_time_limit() {
+        // 8-octet blocks, each acknowledged 10 s after it was sent: always under the idle limit,
+        // so only the time limit ends it: 60 s, plus 1 s for the 70,000 octets at 64 KiB/s.
+        let cfg = limited(Some(15 * S), Some(60 * S));
+        let mut s = sender(b"blksize\x008\x00", 70_000, cfg);
+        let mut now = Duration::ZERO;
+        assert_eq!(s.poll_transmit(now), Some(Transmit::Oack));
+        let mut block = 0u16;
+        while s.result().is_none() && now < 3600 * S {
+            now += 10 * S;
+            s.handle_timeout(now);
+            s.handle_ack(block, now);
+            block += 1;
+            while s.poll_transmit(now).is_some() {}
+        }
+        assert_eq!(s.result(), Some(Err(SenderError::Overdue { limit: 61 * S })));
+        assert_eq!(now, 70 * S, "the first wake-up past 61 s");
+        assert!(s.acked_blocks() < s.total_blocks());
+    }
+
+    #[test]
+    fn without_limits_the_retries_alone_end_a_silent_transfer() {
+        let mut s = sender(b"", 5000, SenderConfig::default());
+        let ended = run_silent(&mut s, Duration::ZERO, 3600 * S);
+        assert_eq!(s.result(), Some(Err(SenderError::TimedOut { retries: 10 })));
+        assert!(ended > 15 * S, "{ended:?}");
     }
 }
