@@ -11,7 +11,8 @@ secs=${1:-60}
 targets=(dhcpv4_parse:dhcpv4:1500 dhcpv4_roundtrip:dhcpv4:1500 dhcpv4_differential:dhcpv4:1500
   tftp_parse:tftp:1500 tftp_roundtrip:tftp:1500 tftp_transfer:tftp_transfer:1500 agent_inputs:agent_inputs:1500
   dns:dns:1500 http_head:http_head:20000 http_chunked:http_chunked:4096 http_range:http_range:256
-  http_response:http_response:4096 upload_body:upload_body:65536 smbios:smbios:65536 pcap:pcap:65536)
+  http_response:http_response:4096 upload_body:upload_body:65536 smbios:smbios:65536 pcap:pcap:65536
+  dhcp_server:dhcp_server:4096)
 cargo fuzz build -s none
 mkdir -p logs
 for entry in "${targets[@]}"; do

@@ -315,6 +315,7 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
         );
         let dhcp =
             Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
+        dhcp.borrow_mut().set_own_mac(mac);
         if mode == Mode::Full {
             // The interlock: stop at the first sign of another DHCP server or a router, unless
             // the operator asked for full DHCP (then only say so).

@@ -168,6 +168,12 @@ impl Dhcp {
         self.guard = Some(Guard { server, iface: iface.to_owned(), stand_down, tripped: None });
     }
 
+    /// The interface's own MAC: requests that carry it (our own traffic, or a forgery) get no
+    /// answer.
+    pub(crate) fn set_own_mac(&mut self, mac: netboot_proto::Mac) {
+        self.server.set_own_mac(mac.0);
+    }
+
     /// Whether the interlock stopped this server.
     pub(crate) fn stood_down(&self) -> bool {
         self.guard.as_ref().is_some_and(|g| g.stand_down && g.tripped.is_some())

@@ -9,8 +9,26 @@
 //! Addresses stay tied to their last client after release or expiry, and a returning client gets
 //! its old address back while no one else has taken it (RFC 2131, section 4.3.1: "the client's
 //! current address ... or the client's previous address").
+//!
+//! The cost of a request and the size of the table do not grow with the number of clients that
+//! ever asked (a flood of DISCOVERs with random client identifiers, each a new client, is the
+//! case to survive: the DHCP, DNS and TFTP listeners share one thread):
+//!
+//! - offers live apart from the durable entries, at most one per client, and at most
+//!   [`MAX_OFFERS`] at once, the one closest to running out evicted first; an offer that runs
+//!   out (no REQUEST within the offer time) leaves no trace, so a client that never completed
+//!   is forgotten. RFC 2131 section 3.1 allows this: "servers need not reserve the offered
+//!   network address". Kea (`offer-lifetime`) and dnsmasq hold no state for offers at all;
+//! - durable entries (bound, free but remembered, declined) are at most one per address, and a
+//!   client is remembered only by the address it last held, so the durable table is bounded by
+//!   the addresses ever bound or declined; bound leases and quarantines are never evicted;
+//! - the choice of section 4.3.1 uses ordered indexes, O(log n) per request instead of a scan of
+//!   the pool (as Kea's free lease queue allocator): runs of taken addresses for the first
+//!   never-used address after a point, a set of free remembered addresses for the fallback, and
+//!   the running leases, declines and offers by the time they end, so expiry is a walk over
+//!   what actually ran out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
 use netboot_proto::Mac;
@@ -19,6 +37,12 @@ use serde::{Deserialize, Serialize};
 /// A client's identity: option 61 when sent, else the hardware type and address (RFC 2131,
 /// section 4.2), as hex.
 pub type ClientKey = String;
+
+/// The most offers held at once. A rack that powers on at once has a few thousand PXE clients;
+/// this leaves room for four times that, at about 300 octets an offer (5 MB). Under a flood of
+/// `r` new clients a second, a real client's offer still holds for `MAX_OFFERS / r` seconds
+/// (4 s at 4 000/s), longer than a PXE ROM takes to REQUEST it.
+pub const MAX_OFFERS: usize = 16_384;
 
 /// What an address is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,20 +90,74 @@ pub enum Record {
     Decline { key: ClientKey, ip: Ipv4Addr, expires: u64 },
 }
 
+/// An outstanding offer.
+#[derive(Debug, Clone)]
+struct Offer {
+    lease: Lease,
+    until: u64,
+    /// Order of making, so offers that end in the same second are evicted oldest first.
+    seq: u64,
+}
+
 /// The table.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Leases {
+    /// Durable entries (bound, free, declined), one per address.
     by_ip: BTreeMap<Ipv4Addr, Lease>,
+    /// A client's durable address, only while that entry is still the client's: so this map is
+    /// never larger than `by_ip`.
     by_key: HashMap<ClientKey, Ipv4Addr>,
+    /// Bound and declined entries by the time they run out.
+    running: BTreeSet<(u64, Ipv4Addr)>,
+    /// Free durable entries not under an offer: the fallback of section 4.3.1, by address.
+    reusable: BTreeSet<Ipv4Addr>,
+    /// Outstanding offers by address.
+    offers: HashMap<Ipv4Addr, Offer>,
+    /// A client's outstanding offer.
+    offer_of: HashMap<ClientKey, Ipv4Addr>,
+    /// Offers by (until, seq): the first is the next to run out and the first evicted.
+    offer_queue: BTreeSet<(u64, u64, Ipv4Addr)>,
+    /// Addresses with a durable entry or an offer, as maximal runs (first -> last): the first
+    /// never-used address at or after a point is one lookup.
+    taken: BTreeMap<u32, u32>,
+    seq: u64,
+    cap: usize,
+    evicted: u64,
+}
+
+impl Default for Leases {
+    fn default() -> Leases {
+        Leases::with_offer_cap(MAX_OFFERS)
+    }
 }
 
 impl Leases {
+    /// An empty table holding at most `cap` offers (at least one).
+    pub fn with_offer_cap(cap: usize) -> Leases {
+        Leases {
+            by_ip: BTreeMap::new(),
+            by_key: HashMap::new(),
+            running: BTreeSet::new(),
+            reusable: BTreeSet::new(),
+            offers: HashMap::new(),
+            offer_of: HashMap::new(),
+            offer_queue: BTreeSet::new(),
+            taken: BTreeMap::new(),
+            seq: 0,
+            cap: cap.max(1),
+            evicted: 0,
+        }
+    }
+
     /// Applies a journal record (replay, and the core's own changes).
     pub fn apply(&mut self, r: &Record) {
         match r {
             Record::Bind { key, mac, ip, expires, host } => {
                 self.forget_other_address(key, *ip);
-                self.by_ip.insert(
+                // The client is done with offers, and no one else's offer of `ip` still holds.
+                self.drop_offer_of(key);
+                self.drop_offer_at(*ip);
+                self.put(
                     *ip,
                     Lease {
                         key: key.clone(),
@@ -92,13 +170,16 @@ impl Leases {
                 self.by_key.insert(key.clone(), *ip);
             }
             Record::Release { key, ip } => {
-                if let Some(l) = self.by_ip.get_mut(ip).filter(|l| &l.key == key) {
-                    l.state = State::Free;
+                if self.by_ip.get(ip).is_some_and(|l| &l.key == key) {
+                    self.set_free(*ip);
                 }
             }
             Record::Decline { key, ip, expires } => {
-                self.by_key.remove(key);
-                self.by_ip.insert(
+                if self.by_key.get(key) == Some(ip) {
+                    self.by_key.remove(key);
+                }
+                self.drop_offer_at(*ip);
+                self.put(
                     *ip,
                     Lease { key: String::new(), mac: None, state: State::Declined, expires: *expires, hostname: None },
                 );
@@ -109,25 +190,87 @@ impl Leases {
     /// A client moving to `ip` lets go of any other address it held.
     fn forget_other_address(&mut self, key: &str, ip: Ipv4Addr) {
         if let Some(old) = self.by_key.get(key).copied().filter(|&o| o != ip)
-            && let Some(l) = self.by_ip.get_mut(&old).filter(|l| l.key == key)
+            && self.by_ip.get(&old).is_some_and(|l| l.key == key)
         {
-            l.state = State::Free;
+            self.set_free(old);
         }
     }
 
-    /// The entry for an address.
-    pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
-        self.by_ip.get(&ip)
+    /// Runs out what ended by `now`: offers are dropped (the address and the client are
+    /// forgotten), bindings and quarantines become free. Amortised O(log n) per entry that ends.
+    pub fn expire(&mut self, now: u64) {
+        while let Some(&(until, _, ip)) = self.offer_queue.first()
+            && until <= now
+        {
+            self.drop_offer_at(ip);
+        }
+        while let Some(&(expires, ip)) = self.running.first()
+            && expires <= now
+        {
+            self.set_free(ip);
+        }
     }
 
-    /// The address last tied to a client.
+    /// Turns a durable entry free, keeping its client (RFC 2131 section 4.3.1's "previous
+    /// address"); an expired quarantine keeps its empty key.
+    fn set_free(&mut self, ip: Ipv4Addr) {
+        if let Some(l) = self.by_ip.get_mut(&ip)
+            && l.state != State::Free
+        {
+            self.running.remove(&(l.expires, ip));
+            l.state = State::Free;
+            if !self.offers.contains_key(&ip) {
+                self.reusable.insert(ip);
+            }
+        }
+    }
+
+    /// Stores a durable entry in place of the one at `ip`, keeping every index in step.
+    fn put(&mut self, ip: Ipv4Addr, lease: Lease) {
+        self.remove_durable(ip);
+        match lease.state {
+            State::Bound | State::Declined => {
+                self.running.insert((lease.expires, ip));
+            }
+            State::Free if !self.offers.contains_key(&ip) => {
+                self.reusable.insert(ip);
+            }
+            State::Free | State::Offered { .. } => {}
+        }
+        self.by_ip.insert(ip, lease);
+        self.mark_taken(ip);
+    }
+
+    /// Removes the durable entry at `ip`; its client no longer points at it.
+    fn remove_durable(&mut self, ip: Ipv4Addr) {
+        if let Some(old) = self.by_ip.remove(&ip) {
+            self.running.remove(&(old.expires, ip));
+            self.reusable.remove(&ip);
+            if self.by_key.get(&old.key) == Some(&ip) {
+                self.by_key.remove(&old.key);
+            }
+            self.sync_taken(ip);
+        }
+    }
+
+    /// The entry for an address: its durable entry (bound, free, declined) if it has one, else
+    /// its offer. RELEASE and DECLINE (sections 4.3.3, 4.3.4) act on what was bound, even when
+    /// the client has since been offered the same address again.
+    pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
+        self.by_ip.get(&ip).or_else(|| self.offers.get(&ip).map(|o| &o.lease))
+    }
+
+    /// The address last tied to a client: its offer, else its durable entry.
     pub fn address_of(&self, key: &str) -> Option<Ipv4Addr> {
-        self.by_key.get(key).copied()
+        self.offer_of.get(key).or_else(|| self.by_key.get(key)).copied()
     }
 
     /// Whether `key` may have `ip` now: nobody else holds it (bound, offered or quarantined and
     /// not yet run out).
     pub fn available(&self, ip: Ipv4Addr, key: &str, now: u64) -> bool {
+        if self.offers.get(&ip).is_some_and(|o| o.lease.key != key && o.until > now) {
+            return false;
+        }
         match self.by_ip.get(&ip) {
             None => true,
             Some(l) if l.key == key && l.state != State::Declined => true,
@@ -145,60 +288,149 @@ impl Leases {
         u8::from(self.by_ip.contains_key(&ip))
     }
 
-    /// Holds `ip` for `key` until `until` (an offer; not journaled).
+    /// Holds `ip` for `key` until `until` (an offer; not journaled). A client has one offer at
+    /// a time; at the cap, the offer closest to running out is evicted (section 3.1: offered
+    /// addresses need not be reserved).
     pub fn offer(&mut self, ip: Ipv4Addr, key: &str, mac: Option<[u8; 6]>, until: u64) {
-        self.forget_other_address(key, ip);
+        self.drop_offer_of(key);
+        self.drop_offer_at(ip);
+        while self.offers.len() >= self.cap
+            && let Some(&(_, _, oldest)) = self.offer_queue.first()
+        {
+            self.drop_offer_at(oldest);
+            self.evicted += 1;
+        }
         let hostname = self.by_ip.get(&ip).filter(|l| l.key == key).and_then(|l| l.hostname.clone());
-        self.by_ip
-            .insert(ip, Lease { key: key.to_owned(), mac, state: State::Offered { until }, expires: until, hostname });
-        self.by_key.insert(key.to_owned(), ip);
+        self.seq += 1;
+        let lease = Lease { key: key.to_owned(), mac, state: State::Offered { until }, expires: until, hostname };
+        self.offers.insert(ip, Offer { lease, until, seq: self.seq });
+        self.offer_of.insert(key.to_owned(), ip);
+        self.offer_queue.insert((until, self.seq, ip));
+        self.reusable.remove(&ip);
+        self.mark_taken(ip);
     }
 
     /// Drops an offer the client turned down (it chose another server).
     pub fn withdraw_offer(&mut self, key: &str) {
-        if let Some(ip) = self.by_key.get(key).copied()
-            && let Some(l) =
-                self.by_ip.get_mut(&ip).filter(|l| l.key == key && matches!(l.state, State::Offered { .. }))
-        {
-            l.state = State::Free;
+        self.drop_offer_of(key);
+    }
+
+    fn drop_offer_of(&mut self, key: &str) {
+        if let Some(ip) = self.offer_of.get(key).copied() {
+            self.drop_offer_at(ip);
         }
     }
 
-    /// Picks an address in `pool` for `key`: its current or last one, else the one it asks
-    /// for, else the first never-used address after a point hashed from the key (so clients
-    /// spread over the pool and a client's first address is stable), else any available one.
+    /// Forgets the offer of `ip`: the address goes back to what it was before.
+    fn drop_offer_at(&mut self, ip: Ipv4Addr) {
+        if let Some(o) = self.offers.remove(&ip) {
+            self.offer_queue.remove(&(o.until, o.seq, ip));
+            if self.offer_of.get(&o.lease.key) == Some(&ip) {
+                self.offer_of.remove(&o.lease.key);
+            }
+            if self.by_ip.get(&ip).is_some_and(|l| l.state == State::Free) {
+                self.reusable.insert(ip);
+            }
+            self.sync_taken(ip);
+        }
+    }
+
+    /// Picks an address in `pool` for `key` (RFC 2131 section 4.3.1): its current or last one,
+    /// else the one it asks for if no one ever had it, else the first never-used address after a
+    /// point hashed from the key (so clients spread over the pool and a client's first address is
+    /// stable), else the first free remembered one after that point. O(log n + exclude.len()).
     pub fn choose(
-        &self,
+        &mut self,
         key: &str,
         requested: Option<Ipv4Addr>,
         pool: (Ipv4Addr, Ipv4Addr),
         exclude: &[Ipv4Addr],
         now: u64,
     ) -> Option<Ipv4Addr> {
+        self.expire(now);
         let (lo, hi) = (u32::from(pool.0), u32::from(pool.1));
         let usable = |ip: Ipv4Addr| {
             let n = u32::from(ip);
             n >= lo && n <= hi && !exclude.contains(&ip) && self.available(ip, key, now)
         };
-        if let Some(ip) = self.address_of(key).filter(|&ip| usable(ip)) {
+        let current = [self.offer_of.get(key), self.by_key.get(key)];
+        if let Some(ip) = current.into_iter().flatten().copied().find(|&ip| usable(ip)) {
             return Some(ip);
         }
         if let Some(ip) = requested.filter(|&ip| usable(ip) && self.claim(ip) == 0) {
             return Some(ip);
         }
         let size = hi.checked_sub(lo)?.checked_add(1)?;
-        let start = fnv1a(key.as_bytes()) % size;
-        let mut fallback = None;
-        for i in 0..size {
-            let ip = Ipv4Addr::from(lo + (start + i) % size);
-            if usable(ip) {
-                if self.claim(ip) == 0 {
-                    return Some(ip);
-                }
-                fallback = fallback.or(Some(ip));
+        let start = lo + fnv1a(key.as_bytes()) % size;
+        // After expire(), everything left in `taken` is held or remembered and everything in
+        // `reusable` is free, so each search below only steps over excluded addresses.
+        let before_start = start.checked_sub(1).filter(|&b| b >= lo);
+        self.never_used(start, hi, exclude)
+            .or_else(|| before_start.and_then(|b| self.never_used(lo, b, exclude)))
+            .or_else(|| self.first_reusable(start, hi, exclude))
+            .or_else(|| before_start.and_then(|b| self.first_reusable(lo, b, exclude)))
+    }
+
+    /// The first address in `from..=to` that no entry or offer holds and that is not excluded.
+    fn never_used(&self, mut from: u32, to: u32, exclude: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+        loop {
+            let n = match self.taken.range(..=from).next_back() {
+                Some((_, &last)) if last >= from => last.checked_add(1)?,
+                _ => from,
+            };
+            if n > to {
+                return None;
             }
+            let ip = Ipv4Addr::from(n);
+            if !exclude.contains(&ip) {
+                return Some(ip);
+            }
+            from = n.checked_add(1)?;
         }
-        fallback
+    }
+
+    fn first_reusable(&self, from: u32, to: u32, exclude: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+        self.reusable.range(Ipv4Addr::from(from)..=Ipv4Addr::from(to)).find(|ip| !exclude.contains(ip)).copied()
+    }
+
+    fn mark_taken(&mut self, ip: Ipv4Addr) {
+        let n = u32::from(ip);
+        let before = self.taken.range(..=n).next_back().map(|(&f, &l)| (f, l));
+        if before.is_some_and(|(_, l)| l >= n) {
+            return;
+        }
+        let first = match before {
+            Some((f, l)) if l.checked_add(1) == Some(n) => f,
+            _ => n,
+        };
+        let last = match n.checked_add(1).and_then(|m| self.taken.remove(&m)) {
+            Some(l) => l,
+            None => n,
+        };
+        self.taken.insert(first, last);
+    }
+
+    fn unmark_taken(&mut self, ip: Ipv4Addr) {
+        let n = u32::from(ip);
+        let Some((first, last)) = self.taken.range(..=n).next_back().map(|(&f, &l)| (f, l)) else { return };
+        if last < n {
+            return;
+        }
+        self.taken.remove(&first);
+        if first < n {
+            self.taken.insert(first, n - 1);
+        }
+        if n < last {
+            self.taken.insert(n + 1, last);
+        }
+    }
+
+    fn sync_taken(&mut self, ip: Ipv4Addr) {
+        if self.by_ip.contains_key(&ip) || self.offers.contains_key(&ip) {
+            self.mark_taken(ip);
+        } else {
+            self.unmark_taken(ip);
+        }
     }
 
     /// Live entries as records: what a compacted journal holds.
@@ -206,6 +438,11 @@ impl Leases {
         let mut out = Vec::new();
         for (ip, l) in &self.by_ip {
             match l.state {
+                // A quarantine that ran out stays one (with no time left), so its empty key never
+                // becomes a client.
+                State::Free if l.key.is_empty() => {
+                    out.push(Record::Decline { key: String::new(), ip: *ip, expires: 0 })
+                }
                 // Free entries are kept as a bind that has run out, so the address stays tied to
                 // its last client across compaction.
                 State::Bound | State::Free => out.push(Record::Bind {
@@ -227,14 +464,88 @@ impl Leases {
         self.by_ip.iter().filter(move |(_, l)| l.state == State::Bound && l.expires > now).map(|(ip, l)| (*ip, l))
     }
 
-    /// Entries in the table.
+    /// Durable entries in the table (bound, free but remembered, declined): what the journal
+    /// holds. Offers are counted by [`Leases::offers`].
     pub fn len(&self) -> usize {
         self.by_ip.len()
     }
 
-    /// No entries.
+    /// No durable entries.
     pub fn is_empty(&self) -> bool {
         self.by_ip.is_empty()
+    }
+
+    /// Outstanding offers (at most the cap).
+    pub fn offers(&self) -> usize {
+        self.offers.len()
+    }
+
+    /// Clients the table knows: those with an offer and those remembered by an address. At most
+    /// the offer cap plus the durable entries. O(n): for tests and reports, not per request.
+    pub fn clients(&self) -> usize {
+        self.offer_of.len() + self.by_key.keys().filter(|k| !self.offer_of.contains_key(*k)).count()
+    }
+
+    /// Offers evicted at the cap before they ran out.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Checks that every index agrees with the entries (for tests and the fuzzer; O(n)).
+    pub fn check(&self) -> Result<(), String> {
+        for (k, ip) in &self.by_key {
+            if self.by_ip.get(ip).is_none_or(|l| &l.key != k) {
+                return Err(format!("by_key {k} -> {ip}, which is not its entry"));
+            }
+        }
+        for (k, ip) in &self.offer_of {
+            if self.offers.get(ip).is_none_or(|o| &o.lease.key != k) {
+                return Err(format!("offer_of {k} -> {ip}, which is not its offer"));
+            }
+        }
+        if self.offer_of.len() != self.offers.len() || self.offer_queue.len() != self.offers.len() {
+            return Err("offer indexes out of step".into());
+        }
+        if self.offers.len() > self.cap {
+            return Err(format!("{} offers, cap {}", self.offers.len(), self.cap));
+        }
+        for (ip, o) in &self.offers {
+            if !self.offer_queue.contains(&(o.until, o.seq, *ip)) {
+                return Err(format!("offer of {ip} not queued"));
+            }
+        }
+        let running: BTreeSet<(u64, Ipv4Addr)> = self
+            .by_ip
+            .iter()
+            .filter(|(_, l)| matches!(l.state, State::Bound | State::Declined))
+            .map(|(ip, l)| (l.expires, *ip))
+            .collect();
+        if running != self.running {
+            return Err("running index out of step".into());
+        }
+        let reusable: BTreeSet<Ipv4Addr> = self
+            .by_ip
+            .iter()
+            .filter(|(ip, l)| l.state == State::Free && !self.offers.contains_key(ip))
+            .map(|(ip, _)| *ip)
+            .collect();
+        if reusable != self.reusable {
+            return Err("reusable index out of step".into());
+        }
+        let mut all: Vec<u32> = self.by_ip.keys().chain(self.offers.keys()).map(|&ip| u32::from(ip)).collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for n in all {
+            match runs.last_mut() {
+                Some((_, last)) if last.checked_add(1) == Some(n) => *last = n,
+                _ => runs.push((n, n)),
+            }
+        }
+        if runs != self.taken.iter().map(|(&f, &l)| (f, l)).collect::<Vec<_>>() {
+            return Err("taken runs out of step".into());
+        }
+        Ok(())
     }
 }
 
@@ -242,7 +553,6 @@ impl Leases {
 fn fnv1a(b: &[u8]) -> u32 {
     b.iter().fold(0x811c_9dc5u32, |h, &x| (h ^ u32::from(x)).wrapping_mul(0x0100_0193))
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +623,126 @@ mod tests {
         assert!(!r.available(Ipv4Addr::new(10, 0, 0, 12), "x", 69));
         assert!(r.available(Ipv4Addr::new(10, 0, 0, 13), "x", 0), "offers are not journaled");
         assert_eq!(r.bound(50).count(), 1);
+    }
+
+    #[test]
+    fn a_client_is_remembered_only_by_the_address_it_still_has() {
+        let mut l = Leases::default();
+        let ip = Ipv4Addr::new(10, 0, 0, 10);
+        l.apply(&bind("a", ip, 100));
+        l.apply(&Record::Release { key: "a".into(), ip });
+        l.apply(&bind("b", ip, 200));
+        // a's address went to b: a is forgotten, not kept as a pointer to someone else's lease.
+        assert_eq!(l.address_of("a"), None);
+        assert_eq!(l.clients(), 1);
+        l.check().unwrap();
+    }
+
+    #[test]
+    fn an_offer_that_runs_out_leaves_no_trace_and_the_cap_evicts_the_oldest() {
+        let mut l = Leases::with_offer_cap(2);
+        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+        l.apply(&bind("a", ip(10), 1000));
+        l.apply(&Record::Release { key: "a".into(), ip: ip(10) });
+        // b is offered a's old address; when the offer runs out the address is a's again.
+        l.offer(ip(10), "b", None, 30);
+        l.offer(ip(11), "c", None, 40);
+        assert_eq!(l.offers(), 2);
+        l.expire(30);
+        assert_eq!(l.offers(), 1);
+        assert_eq!(l.address_of("b"), None);
+        assert_eq!(l.get(ip(10)).map(|e| e.key.as_str()), Some("a"));
+        // One offer per client: a second one replaces the first.
+        l.offer(ip(12), "c", None, 50);
+        assert_eq!(l.offers(), 1);
+        assert!(l.available(ip(11), "x", 31));
+        // At the cap the offer closest to running out goes first.
+        l.offer(ip(13), "d", None, 45);
+        l.offer(ip(11), "e", None, 60);
+        assert_eq!((l.offers(), l.evicted()), (2, 1));
+        assert_eq!(l.address_of("d"), None);
+        assert_eq!(l.address_of("c"), Some(ip(12)));
+        l.check().unwrap();
+        // Binding an offered address ends the offer.
+        l.apply(&bind("c", ip(12), 500));
+        assert_eq!(l.offers(), 1);
+        l.expire(499);
+        assert_eq!(l.bound(499).count(), 1);
+        l.check().unwrap();
+    }
+
+    /// The address choice as it was, a scan of the whole pool: the indexes must pick the same.
+    fn scan(l: &Leases, key: &str, requested: Option<Ipv4Addr>, exclude: &[Ipv4Addr], now: u64) -> Option<Ipv4Addr> {
+        let (lo, hi) = (u32::from(WIDE.0), u32::from(WIDE.1));
+        let usable = |ip: Ipv4Addr| {
+            let n = u32::from(ip);
+            n >= lo && n <= hi && !exclude.contains(&ip) && l.available(ip, key, now)
+        };
+        let claim = |ip: Ipv4Addr| l.by_ip.contains_key(&ip) || l.offers.contains_key(&ip);
+        let mine = [l.offer_of.get(key), l.by_key.get(key)];
+        if let Some(ip) = mine.into_iter().flatten().copied().find(|&ip| usable(ip)) {
+            return Some(ip);
+        }
+        if let Some(ip) = requested.filter(|&ip| usable(ip) && !claim(ip)) {
+            return Some(ip);
+        }
+        let size = hi - lo + 1;
+        let start = fnv1a(key.as_bytes()) % size;
+        let mut fallback = None;
+        for i in 0..size {
+            let ip = Ipv4Addr::from(lo + (start + i) % size);
+            if usable(ip) {
+                if !claim(ip) {
+                    return Some(ip);
+                }
+                fallback = fallback.or(Some(ip));
+            }
+        }
+        fallback
+    }
+
+    const WIDE: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 41));
+
+    #[test]
+    fn the_indexes_choose_what_a_scan_of_the_pool_chooses() {
+        // splitmix64: a fixed sequence of operations over a small pool, 12 clients, a cap of 6.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        };
+        let exclude = [Ipv4Addr::new(10, 0, 0, 20)];
+        let mut l = Leases::with_offer_cap(6);
+        let mut now = 1000;
+        for _ in 0..20_000 {
+            now += rnd(4);
+            let key = format!("k{}", rnd(12));
+            let ip = Ipv4Addr::from(u32::from(WIDE.0) + rnd(36) as u32 - 2);
+            match rnd(7) {
+                0..=2 => {
+                    let requested = (rnd(2) == 0).then_some(ip);
+                    l.expire(now);
+                    let want = scan(&l, &key, requested, &exclude, now);
+                    let got = l.choose(&key, requested, WIDE, &exclude, now);
+                    assert_eq!(got, want, "{key} asking for {requested:?} at {now}");
+                    if let Some(ip) = got {
+                        l.offer(ip, &key, None, now + 1 + rnd(20));
+                    }
+                }
+                3 => {
+                    if l.available(ip, &key, now) {
+                        l.apply(&Record::Bind { key, mac: None, ip, expires: now + rnd(60), host: None });
+                    }
+                }
+                4 => l.apply(&Record::Release { key, ip }),
+                5 => l.apply(&Record::Decline { key, ip, expires: now + rnd(30) }),
+                _ => l.withdraw_offer(&key),
+            }
+            l.check().unwrap();
+            assert!(l.clients() <= 6 + l.len());
+        }
     }
 }

@@ -221,6 +221,8 @@ pub struct Stats {
 pub struct Server {
     cfg: Config,
     leases: Leases,
+    /// The hardware address of the server's own interface, when the runtime knows it.
+    own_mac: Option<[u8; 6]>,
     /// What it decided, counted.
     pub stats: Stats,
 }
@@ -243,7 +245,23 @@ fn hex(b: &[u8]) -> String {
 impl Server {
     /// A server with this configuration and the leases replayed from the journal.
     pub fn new(cfg: Config, leases: Leases) -> Server {
-        Server { cfg, leases, stats: Stats::default() }
+        Server { cfg, leases, own_mac: None, stats: Stats::default() }
+    }
+
+    /// Tells the server its own interface's hardware address: requests that carry it (its own
+    /// traffic looped back, or a forgery) get no answer, so nothing is ever sent to itself.
+    pub fn set_own_mac(&mut self, mac: [u8; 6]) {
+        self.own_mac = Some(mac);
+    }
+
+    /// Whether a reply to this request could reach the server itself: from, through (giaddr)
+    /// or for (ciaddr) its own address, or from its own hardware address.
+    fn is_from_self(&self, req: &Repr<'_>, from: SocketAddrV4) -> bool {
+        let me = self.cfg.server;
+        *from.ip() == me
+            || req.giaddr == me
+            || req.ciaddr == me
+            || (self.own_mac.is_some() && req.mac() == self.own_mac)
     }
 
     /// The lease table.
@@ -326,10 +344,13 @@ impl Server {
             self.stats.not_for_us += 1;
             return outcome;
         };
-        if self.cfg.mode == Mode::Off {
+        if self.cfg.mode == Mode::Off || self.is_from_self(req, from) {
             self.stats.ignored += 1;
             return outcome;
         }
+        // Offers that got no REQUEST within the offer time, and leases and quarantines that ran
+        // out, end here: the cost is paid once per entry, not per request.
+        self.leases.expire(now);
         let c = Self::client(req);
         if port == PXE_PORT {
             self.pxe_boot_server(req, &c, kind, from, out, &mut outcome);
@@ -364,6 +385,9 @@ impl Server {
         };
         match kind {
             MessageType::Discover => {
+                // Section 4.3.1: the client's current or previous address, the one it asks for,
+                // else a free one. A client that DISCOVERs again gets its outstanding offer again
+                // (one offer per client), so repeating costs no address.
                 let exclude = [self.cfg.server];
                 let Some(ip) = self.leases.choose(&c.key, req.requested_ip(), subnet.pool, &exclude, now) else {
                     self.stats.pool_exhausted += 1;
@@ -371,6 +395,9 @@ impl Server {
                     outcome.events.push(ev);
                     return outcome;
                 };
+                // Held for the offer time only (RFC 2131 sections 3.1 and 4.4.1: a client that
+                // gets no ACK starts over); a REQUEST after that is still granted while the
+                // address is free (see `request`).
                 self.leases.offer(ip, &c.key, c.mac, now + u64::from(self.cfg.offer_secs));
                 outcome.events.push(ev);
                 let data = self.reply_data(req, &c, &subnet, true);

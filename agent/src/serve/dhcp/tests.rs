@@ -8,7 +8,7 @@ use dhcproto::v4::{self, Decodable, Decoder, DhcpOption as DOpt, OptionCode as D
 use netboot_proto::capture::Capture;
 use netboot_proto::dhcpv4::{MessageType, Packet, Repr};
 
-use super::leases::{Leases, Record};
+use super::leases::{Leases, MAX_OFFERS, Record};
 use super::*;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 213, 9, 1);
@@ -354,4 +354,207 @@ fn off_mode_and_replies_are_ignored() {
     let mut run = Run::new(Mode::Full);
     assert!(run.feed(&offer, 67).0.is_none());
     assert_eq!(run.server.stats.not_for_us, 1);
+}
+
+/// splitmix64: client identifiers that are the same from run to run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// `n` DISCOVERs, each from a client never seen before (udhcpc's DISCOVER with a random client
+/// identifier and hardware address), at `now`, straight into the core. The addresses offered.
+fn flood(server: &mut Server, n: usize, now: u64, rng: &mut Rng) -> Vec<Ipv4Addr> {
+    let template = requests(LINUX).into_iter().find(|r| parse_type(r) == MessageType::Discover).unwrap();
+    let mut offered = Vec::new();
+    let mut out = vec![0u8; 1500];
+    for _ in 0..n {
+        let r = rng.next().to_be_bytes();
+        let id = [1, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]];
+        let p = Packet::new_checked(&template).unwrap();
+        let mut s = vec![0u8; template.len()];
+        let mut req = Repr::parse(&p, &mut s).unwrap();
+        req.options.retain(|o| !matches!(o, DhcpOption::ClientId(_)));
+        req.push(DhcpOption::ClientId(&id)).unwrap();
+        req.chaddr[..6].copy_from_slice(&r[2..]);
+        let o = server.handle(&req, 67, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68), now, &mut out);
+        if let Some((len, _)) = o.reply {
+            let p = Packet::new_checked(&out[..len]).unwrap();
+            let mut s = vec![0u8; len];
+            offered.push(Repr::parse(&p, &mut s).unwrap().yiaddr);
+        }
+    }
+    offered
+}
+
+/// A REQUEST in SELECTING form (option 54 ours, option 50 the offered address) made from a
+/// client's DISCOVER.
+fn select(discover: &[u8], ip: Ipv4Addr) -> Vec<u8> {
+    to_kind(discover, MessageType::Request, ip)
+}
+
+fn to_kind(discover: &[u8], kind: MessageType, ip: Ipv4Addr) -> Vec<u8> {
+    let p = Packet::new_checked(discover).unwrap();
+    let mut s = vec![0u8; discover.len()];
+    let mut r = Repr::parse(&p, &mut s).unwrap();
+    for o in r.options.iter_mut() {
+        if let DhcpOption::MessageType(t) = o {
+            *t = kind;
+        }
+    }
+    r.options.retain(|o| !matches!(o, DhcpOption::RequestedIp(_) | DhcpOption::ServerId(_)));
+    r.push(DhcpOption::RequestedIp(ip)).unwrap();
+    r.push(DhcpOption::ServerId(SERVER)).unwrap();
+    let mut out = vec![0u8; r.buffer_len()];
+    r.emit(&mut out).unwrap();
+    out
+}
+
+/// A server whose pool is a /16: 65 533 addresses, more than the offer cap.
+fn wide_run() -> Run {
+    let mut run = Run::new(Mode::Full);
+    run.server.cfg.subnet = Subnet::around(SERVER, 16).unwrap();
+    run
+}
+
+#[test]
+fn a_flood_of_new_clients_stays_within_the_cap_and_a_real_client_is_still_served() {
+    let mut run = wide_run();
+    let offered = flood(&mut run.server, 100_000, run.now, &mut Rng(1));
+    assert_eq!(offered.len(), 100_000, "every DISCOVER got an offer: the pool never ran dry");
+    let l = run.server.leases();
+    l.check().unwrap();
+    assert_eq!((l.offers(), l.clients()), (MAX_OFFERS, MAX_OFFERS), "the table holds no more than the cap");
+    assert_eq!(l.evicted(), (100_000 - MAX_OFFERS) as u64, "the oldest offers made room");
+    assert!(l.is_empty(), "nothing durable came of offers");
+    // QEMU's iPXE: an offer from the pool, then an ACK for it.
+    let ipxe = requests(BIOS_IPXE).swap_remove(0);
+    let (reply, _) = run.feed(&ipxe, 67);
+    let ip = reply.expect("an offer for a real client").0.yiaddr();
+    let pool = run.server.cfg.subnet.pool;
+    assert!(ip >= pool.0 && ip <= pool.1 && ip != SERVER);
+    let (reply, o) = run.feed(&select(&ipxe, ip), 67);
+    assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Ack);
+    assert!(matches!(o.record, Some(Record::Bind { ip: i, .. }) if i == ip));
+}
+
+#[test]
+fn a_pool_flooded_with_offers_serves_a_new_client_once_they_run_out() {
+    let mut run = Run::new(Mode::Full);
+    let pool = run.server.cfg.subnet.pool;
+    let size = (u32::from(pool.1) - u32::from(pool.0) + 1) as usize;
+    let offered = flood(&mut run.server, 1000, run.now, &mut Rng(2));
+    assert_eq!(offered.len(), size, "every address offered once");
+    assert_eq!(run.server.stats.pool_exhausted, (1000 - size) as u64);
+    let ipxe = requests(BIOS_IPXE).swap_remove(0);
+    run.now += 29;
+    assert!(run.feed(&ipxe, 67).0.is_none(), "offers hold for the offer time");
+    run.now += 1;
+    let (reply, _) = run.feed(&ipxe, 67);
+    let ip = reply.expect("an address once the offers ran out").0.yiaddr();
+    assert!(ip >= pool.0 && ip <= pool.1);
+    // The clients that never asked again are forgotten, their offers with them.
+    let l = run.server.leases();
+    assert_eq!((l.offers(), l.clients(), l.len()), (1, 1, 0));
+    l.check().unwrap();
+}
+
+#[test]
+fn offers_followed_by_a_request_are_honoured_through_a_flood() {
+    let mut run = wide_run();
+    let mut rng = Rng(3);
+    let ipxe = requests(BIOS_IPXE).swap_remove(0);
+    let (reply, _) = run.feed(&ipxe, 67);
+    let ip = reply.unwrap().0.yiaddr();
+    // Asking again and again takes no further address.
+    for _ in 0..5 {
+        assert_eq!(run.feed(&ipxe, 67).0.unwrap().0.yiaddr(), ip, "same client, same offer");
+    }
+    assert_eq!(run.server.leases().offers(), 1);
+    flood(&mut run.server, 1000, run.now, &mut rng);
+    let (reply, o) = run.feed(&select(&ipxe, ip), 67);
+    assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Ack);
+    assert!(o.record.is_some());
+    // A second client's offer is evicted by the flood; its REQUEST still gets the address,
+    // which nobody took since (section 4.3.2: this server is authoritative on its segment).
+    let uefi = requests(UEFI_PXE).swap_remove(0);
+    let (reply, _) = run.feed(&uefi, 67);
+    let ip2 = reply.unwrap().0.yiaddr();
+    let key2 = key_of(&uefi);
+    while run.server.leases().address_of(&key2).is_some() {
+        flood(&mut run.server, 1, run.now, &mut rng);
+    }
+    let (reply, _) = run.feed(&select(&uefi, ip2), 67);
+    assert_eq!(reply.unwrap().0.yiaddr(), ip2);
+    // The bound lease outlives any number of evictions and offers running out.
+    flood(&mut run.server, 2 * MAX_OFFERS, run.now, &mut rng);
+    run.now += 60;
+    flood(&mut run.server, 10, run.now, &mut rng);
+    let bound: Vec<Ipv4Addr> = run.server.leases().bound(run.now).map(|(ip, _)| ip).collect();
+    assert_eq!(bound, {
+        let mut b = vec![ip, ip2];
+        b.sort();
+        b
+    });
+    assert_eq!(run.feed(&ipxe, 67).0.unwrap().0.yiaddr(), ip, "its address again");
+    run.server.leases().check().unwrap();
+}
+
+#[test]
+fn a_declined_address_stays_out_of_use_through_a_flood() {
+    let mut run = Run::new(Mode::Full);
+    let mut rng = Rng(4);
+    let ipxe = requests(BIOS_IPXE).swap_remove(0);
+    let ip = run.feed(&ipxe, 67).0.unwrap().0.yiaddr();
+    run.feed(&select(&ipxe, ip), 67);
+    let (_, o) = run.feed(&to_kind(&ipxe, MessageType::Decline, ip), 67);
+    assert!(matches!(o.record, Some(Record::Decline { ip: i, .. }) if i == ip));
+    for step in 0..19 {
+        // Quarantine is 600 s; offers last 30 s, so each round finds the pool free again.
+        run.now += 31;
+        let offered = flood(&mut run.server, 300, run.now, &mut rng);
+        assert!(!offered.contains(&ip), "offered {ip} {} s into its quarantine", 31 * (step + 1));
+        assert_eq!(offered.len(), 252, "the rest of the pool");
+    }
+    run.now += 31;
+    assert!(flood(&mut run.server, 300, run.now, &mut rng).contains(&ip), "back in use after the quarantine");
+}
+
+#[test]
+fn nothing_is_sent_to_the_servers_own_address_or_hardware_address() {
+    let discover = requests(NETBOOT).swap_remove(0);
+    let p = Packet::new_checked(&discover).unwrap();
+    let mut s = vec![0u8; discover.len()];
+    let req = Repr::parse(&p, &mut s).unwrap();
+    let mut out = vec![0u8; 1500];
+    let anyone = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68);
+    let mut server = Server::new(config(Mode::Full), Leases::default());
+    // Through a "relay" at our own address, or from it (to the boot server on 4011).
+    let mut relayed = req.clone();
+    relayed.giaddr = SERVER;
+    assert!(server.handle(&relayed, 67, anyone, 0, &mut out).reply.is_none());
+    let mut to_4011 = req.clone();
+    to_4011.options.iter_mut().for_each(|o| {
+        if let DhcpOption::MessageType(t) = o {
+            *t = MessageType::Request;
+        }
+    });
+    assert!(server.handle(&to_4011, 4011, SocketAddrV4::new(SERVER, 4011), 0, &mut out).reply.is_none());
+    assert!(
+        server
+            .handle(&to_4011, 4011, SocketAddrV4::new(Ipv4Addr::new(10, 213, 9, 7), 4011), 0, &mut out)
+            .reply
+            .is_some()
+    );
+    // Our own hardware address, once the runtime has told it.
+    assert!(server.handle(&req, 67, anyone, 0, &mut out).reply.is_some());
+    server.set_own_mac(req.mac().unwrap());
+    assert!(server.handle(&req, 67, anyone, 0, &mut out).reply.is_none());
+    assert_eq!(server.stats.ignored, 3);
 }
