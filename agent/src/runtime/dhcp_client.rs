@@ -31,7 +31,7 @@ enum Step<T> {
 
 /// A BOOTREQUEST from `mac` asking for broadcast replies (it has no address yet), with these
 /// options after the message type.
-fn request(xid: u32, mac: Mac, kind: MessageType, options: &[DhcpOption<'_>]) -> io::Result<Vec<u8>> {
+pub(super) fn request(xid: u32, mac: Mac, kind: MessageType, options: &[DhcpOption<'_>]) -> io::Result<Vec<u8>> {
     let mut chaddr = [0u8; 16];
     if let Some(c) = chaddr.get_mut(..6) {
         c.copy_from_slice(&mac.0);

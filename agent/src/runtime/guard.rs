@@ -160,35 +160,16 @@ async fn listen_routers(dhcp: &Rc<RefCell<Dhcp>>, iface: &str) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netboot_proto::dhcpv4::{DhcpOption, Flags, HardwareType, Op, OptionList};
+    use netboot_proto::dhcpv4::{DhcpOption, Op};
 
+    /// A client's message as the agent's own DHCP client writes it; turned into a server's
+    /// reply by its op code (octet 0, RFC 2131 section 2).
     fn message(op: Op, kind: MessageType, server: Option<Ipv4Addr>) -> Vec<u8> {
-        let mut chaddr = [0u8; 16];
-        chaddr[..6].copy_from_slice(&[0x52, 0x54, 0, 0, 0, 1]);
-        let mut r = Repr {
-            op,
-            htype: HardwareType::Ethernet,
-            hlen: 6,
-            hops: 0,
-            xid: 7,
-            secs: 0,
-            flags: Flags::BROADCAST,
-            ciaddr: Ipv4Addr::UNSPECIFIED,
-            yiaddr: Ipv4Addr::UNSPECIFIED,
-            siaddr: Ipv4Addr::UNSPECIFIED,
-            giaddr: Ipv4Addr::UNSPECIFIED,
-            chaddr,
-            sname: &[],
-            file: &[],
-            options: OptionList::new(),
-        };
-        r.push(DhcpOption::MessageType(kind)).unwrap();
-        if let Some(s) = server {
-            r.push(DhcpOption::ServerId(s)).unwrap();
+        let opts: Vec<DhcpOption<'_>> = server.map(DhcpOption::ServerId).into_iter().collect();
+        let mut out = super::super::dhcp_client::request(7, Mac([0x52, 0x54, 0, 0, 0, 1]), kind, &opts).unwrap();
+        if op == Op::Reply {
+            out[0] = 2;
         }
-        let mut out = vec![0u8; r.buffer_len()];
-        let n = r.emit(&mut out).unwrap();
-        out.truncate(n);
         out
     }
 
