@@ -532,6 +532,10 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
         errors.extend(reports_hold(&data, &all));
         match agent::load_data(&data, 90_000) {
             Ok((view, _)) => {
+                // Every node finished: none stuck, none still on its way.
+                for n in view.nodes.iter().filter(|n| n.state != "done") {
+                    errors.push(format!("RECONDATA's fleet has {} {}: {}", n.mac, n.state, n.status));
+                }
                 check_lines.push("the fleet on RECONDATA, as the board and recon report show it:".into());
                 check_lines.extend(agent::report::table::table(&view, 100).lines().map(|l| format!("  {l}")));
             }

@@ -535,7 +535,12 @@ async fn perform(
                 (Ok((json, summary)), Some(store)) => {
                     // The master's own record, as if it had booted from itself.
                     store.event(mac, "agent-phase", serde_json::json!({ "phase": "serve" }), true);
-                    store.put_inventory(mac, json, Some(summary)).await.map(|_| ()).map_err(|e| e.to_string())
+                    let r = store.put_inventory(mac, json, Some(summary)).await.map(|_| ()).map_err(|e| e.to_string());
+                    if r.is_ok() {
+                        // Done as a node; the board shows it as the master, never stuck.
+                        store.event(mac, "agent-master", serde_json::json!({ "detail": "serving" }), true);
+                    }
+                    r
                 }
                 (Err(e), _) => Err(e),
                 (_, None) => Err("no master store".into()),

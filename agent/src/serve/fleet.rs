@@ -159,6 +159,8 @@ pub enum End {
     StaysUp,
     /// It stays up because the master keeps nothing.
     NotKept,
+    /// It is the master: its own inventory stored, it serves until the operator finishes.
+    Master,
 }
 
 /// One node's record.
@@ -345,6 +347,10 @@ impl Node {
                         reach(Step::Done);
                         self.end = Some(End::NotKept);
                     }
+                    "agent-master" => {
+                        reach(Step::Done);
+                        self.end = Some(End::Master);
+                    }
                     "agent-fetch-retry" | "agent-upload-retry" | "agent-inventory-failed" => {
                         self.error(format!("{}: {}", &k[6..], s("detail").unwrap_or_default()));
                     }
@@ -396,6 +402,7 @@ impl Node {
             Some(End::PoweredOff) => return "powered off".into(),
             Some(End::StaysUp) => return "done, stays up".into(),
             Some(End::NotKept) => return "done, NOT KEPT".into(),
+            Some(End::Master) => return "the master, serving".into(),
             None => {}
         }
         if self.stuck(now, stuck_after) {
@@ -770,6 +777,18 @@ mod tests {
         // A node the master has not seen boot: a record only when its token vouched for it.
         assert_eq!(g.agent_event(mac(4), "agent-phase", 10, ev(300, 1), false).unwrap().node, None);
         assert_eq!(g.agent_event(mac(4), "agent-phase", 11, ev(300, 2), true).unwrap().node, Some(mac(4)));
+    }
+
+    #[test]
+    fn the_master_itself_is_done_and_never_stuck() {
+        let mut f = Fleet::new();
+        f.event(mac(7), "agent-phase", 1, serde_json::json!({"phase": "serve"}), true);
+        f.event(mac(7), "inventory", 2, serde_json::json!({"bytes": 5}), true);
+        f.event(mac(7), "agent-master", 3, serde_json::json!({"detail": "serving"}), true);
+        let v = f.view(3 + 10 * STUCK_MS);
+        assert_eq!(v.nodes[0].status, "the master, serving");
+        assert_eq!(v.nodes[0].state, "done");
+        assert_eq!(v.counts.get("stuck"), None);
     }
 
     #[test]
