@@ -419,8 +419,11 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
     let monitor = |cmd: &str| mon.as_deref().map(|m| hmp(m, cmd));
     let shot = |name: &str| {
         let png = opts.dir.join(name);
-        let _ = monitor(&format!("screendump -f png {}", png.display()));
-        std::thread::sleep(Duration::from_millis(800));
+        // QEMU 7.2's HMP: `screendump FILE [-f FORMAT]`.
+        let _ = monitor(&format!("screendump {} -f png", png.display()));
+        if !wait_until(Duration::from_secs(10), || png.exists()) {
+            eprintln!("stick: no screenshot {} from QEMU's monitor", png.display());
+        }
         png
     };
     let board_png = shot("board.png");
