@@ -1,6 +1,10 @@
-//! Elect: media-booted nodes announce their candidacy with beacons for a few seconds; the lowest
-//! MAC wins, deterministically, since every candidate sees the same set. A node that hears a
-//! master already serving joins it at once.
+//! Elect: media-booted nodes announce their candidacy with beacons (from the start of Probe,
+//! then [`ELECT_MS`] more here); the lowest MAC wins, deterministically, since every candidate
+//! sees the same set. So nodes that start within about 14 s of each other (Probe's few seconds
+//! plus this window; two sticks switched on together differ by a few seconds of firmware and
+//! boot) elect the lowest MAC. A node that hears a master already serving, or starting to,
+//! joins it at once: a master never hands over once it has begun, so a stick booted later on
+//! the same segment becomes a peer whatever its MAC.
 
 use std::net::Ipv4Addr;
 
@@ -11,10 +15,16 @@ use super::fetch::Fetch;
 use super::serve::Serve;
 use super::{Ctx, Input, Ms};
 
-/// How long candidates listen (beacons every [`EVERY`], so each hears the others several
-/// times even with loss).
-pub(super) const ELECT_MS: Ms = 3_000;
-const EVERY: Ms = 500;
+/// How long candidates listen after Probe (beacons every [`EVERY`], so each hears the others
+/// many times even with loss). Long enough to cover two machines' boot jitter; a stick's
+/// master spends 200 s booting, so these seconds cost little.
+pub(super) const ELECT_MS: Ms = 10_000;
+pub(super) const EVERY: Ms = 500;
+
+/// A candidate's beacon.
+pub(super) fn candidate(mac: Mac, boot_unix_ms: u64) -> Vec<u8> {
+    Beacon { mac, serving: false, candidate: true, boot_unix_ms, addr: Ipv4Addr::UNSPECIFIED }.encode()
+}
 
 #[derive(Debug)]
 pub(super) struct Elect {
@@ -31,8 +41,9 @@ pub(super) enum Next {
 }
 
 impl Elect {
-    pub(super) fn start(ctx: &mut Ctx, now: Ms, foreign_dhcp: Option<Ipv4Addr>) -> Elect {
-        Elect { until: now + ELECT_MS, next_beacon: now, lowest: ctx.facts.mac, foreign_dhcp }
+    /// `lowest`: the lowest candidate Probe heard (this node's MAC if none).
+    pub(super) fn start(ctx: &mut Ctx, now: Ms, foreign_dhcp: Option<Ipv4Addr>, lowest: Mac) -> Elect {
+        Elect { until: now + ELECT_MS, next_beacon: now, lowest: lowest.min(ctx.facts.mac), foreign_dhcp }
     }
 
     pub(super) fn deadline(&self) -> Ms {
@@ -66,14 +77,7 @@ impl Elect {
             };
         }
         if now >= self.next_beacon {
-            let b = Beacon {
-                mac: ctx.facts.mac,
-                serving: false,
-                candidate: true,
-                boot_unix_ms: ctx.facts.boot_unix_ms,
-                addr: Ipv4Addr::UNSPECIFIED,
-            };
-            ctx.broadcast(b.encode());
+            ctx.broadcast(candidate(ctx.facts.mac, ctx.facts.boot_unix_ms));
             self.next_beacon = now + EVERY;
         }
         Next::Stay(self)

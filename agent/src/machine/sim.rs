@@ -13,6 +13,7 @@ use super::*;
 enum Due {
     Input(usize, InputKey),
     Wake(usize),
+    PowerOn(usize),
 }
 
 /// Inputs in the queue (Input is not Ord; this index is).
@@ -27,6 +28,8 @@ struct Node {
     announced: bool,
     serving: bool,
     uploads_sent: u32,
+    /// Set while the node is still off: its facts, for the agent that starts at power-on.
+    off: Option<Facts>,
 }
 
 pub(super) struct Sim {
@@ -56,6 +59,11 @@ pub(super) fn facts(i: usize, line: &str, ipmi: bool) -> Facts {
 
 impl Sim {
     pub(super) fn new(all: Vec<Facts>, loss: u64, seed: u64) -> Sim {
+        Sim::staggered(all.into_iter().map(|f| (0, f)).collect(), loss, seed)
+    }
+
+    /// Each node powers on at its own time; until then it hears nothing.
+    pub(super) fn staggered(all: Vec<(Ms, Facts)>, loss: u64, seed: u64) -> Sim {
         let mut s = Sim {
             now: 0,
             nodes: Vec::new(),
@@ -68,8 +76,9 @@ impl Sim {
             down_until: 0,
             master: None,
         };
-        for (i, f) in all.into_iter().enumerate() {
+        for (i, (on_at, f)) in all.into_iter().enumerate() {
             let ip = Ipv4Addr::new(10, 0, (i >> 8) as u8, (i % 250 + 2) as u8);
+            let off = (on_at > 0).then(|| f.clone());
             s.nodes.push(Node {
                 agent: Agent::new(f, 0),
                 ip,
@@ -78,8 +87,15 @@ impl Sim {
                 announced: false,
                 serving: false,
                 uploads_sent: 0,
+                off,
             });
-            s.drain(i);
+            if on_at > 0 {
+                // The agent made above never runs: a fresh one starts at power-on.
+                while s.nodes[i].agent.poll_output().is_some() {}
+                s.at(on_at, Due::PowerOn(i));
+            } else {
+                s.drain(i);
+            }
         }
         s
     }
@@ -116,7 +132,7 @@ impl Sim {
             match o {
                 Output::Broadcast(data) => {
                     for j in 0..self.nodes.len() {
-                        if j != i && !self.lost() {
+                        if j != i && self.nodes[j].off.is_none() && !self.lost() {
                             let from = self.nodes[i].ip;
                             self.deliver(j, 1, Input::Beacon { from, data: data.clone() });
                         }
@@ -196,12 +212,17 @@ impl Sim {
             self.now = t;
             let who = i_of(&due);
             match due {
+                Due::PowerOn(i) => {
+                    if let Some(f) = self.nodes[i].off.take() {
+                        self.nodes[i].agent = Agent::new(f, self.now);
+                    }
+                }
                 Due::Input(i, k) => {
                     let Some(input) = self.inputs[k.0].take() else { continue };
                     if matches!(input, Input::UploadResult(Ok(201))) {
                         self.nodes[i].acked = true;
                     }
-                    if self.nodes[i].powered_off_at.is_none() {
+                    if self.nodes[i].powered_off_at.is_none() && self.nodes[i].off.is_none() {
                         self.nodes[i].agent.handle_input(self.now, input);
                     }
                 }
@@ -218,7 +239,7 @@ impl Sim {
 
 fn i_of(d: &Due) -> usize {
     match d {
-        Due::Input(i, _) | Due::Wake(i) => *i,
+        Due::Input(i, _) | Due::Wake(i) | Due::PowerOn(i) => *i,
     }
 }
 
@@ -249,6 +270,34 @@ fn three_candidates_elect_one_master_under_loss() {
         assert!(sim.nodes[0].serving, "seed {seed}: lowest MAC");
         assert_eq!(sim.stored.len(), 3, "seed {seed}");
     }
+}
+
+#[test]
+fn the_lowest_mac_serves_even_if_it_boots_seconds_after_the_others() {
+    // Two sticks switched on together reach the agent a few seconds apart (the CI run that
+    // found this: 52:54:00:5c:00:02 elected itself about 3 s before :01 started listening).
+    for late_ms in [1_000, 3_000, 6_000, 9_000, 11_000] {
+        for seed in 1..=10 {
+            let line = "root=live:CDLABEL=RECON";
+            let all = vec![(late_ms, facts(1, line, false)), (1, facts(2, line, false)), (500, facts(3, line, false))];
+            let mut sim = Sim::staggered(all, 5, seed);
+            sim.run(600_000);
+            let masters: Vec<usize> = (0..3).filter(|&i| sim.nodes[i].serving).collect();
+            assert_eq!(masters, [0], "late by {late_ms} ms, seed {seed}: the lowest MAC serves");
+            assert_eq!(sim.stored.len(), 3, "late by {late_ms} ms, seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_stick_booted_long_after_the_master_joins_it_whatever_its_mac() {
+    let line = "root=live:CDLABEL=RECON";
+    let all = vec![(60_000, facts(1, line, false)), (1, facts(2, line, false))];
+    let mut sim = Sim::staggered(all, 0, 3);
+    sim.run(600_000);
+    assert!(sim.nodes[1].serving && !sim.nodes[0].serving, "the first master keeps serving");
+    assert_eq!(sim.nodes[0].agent.phase(), "done");
+    assert_eq!(sim.stored.len(), 2);
 }
 
 fn rack(n: usize, loss: u64, seed: u64, ipmi_every: usize) -> Sim {
