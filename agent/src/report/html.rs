@@ -38,6 +38,11 @@ fn tally(rows: &mut BTreeMap<String, u32>, k: String) {
 }
 
 fn count_table(out: &mut String, title: &str, what: &str, rows: &BTreeMap<String, u32>) {
+    if rows.is_empty() {
+        // An empty table reads as a rendering fault; say it.
+        let _ = write!(out, "<h3>{}</h3><p class=muted>none reported</p>", esc(title));
+        return;
+    }
     let _ = write!(out, "<h3>{}</h3><table><tr><th>{}</th><th>count</th></tr>", esc(title), esc(what));
     for (k, n) in rows {
         let _ = write!(out, "<tr><td>{}</td><td class=n>{n}</td></tr>", esc(k));
@@ -84,6 +89,12 @@ pub fn page(fleet: &FleetView, records: &[Record], generated: &str) -> String {
     o
 }
 
+/// "2 sockets, 32 logical CPUs", leaving out what the node did not report (0).
+fn cpu_counts(counts: &[(u32, &str)]) -> String {
+    let known: Vec<String> = counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+    if known.is_empty() { "counts not reported".into() } else { known.join(", ") }
+}
+
 fn summary(o: &mut String, fleet: &FleetView, records: &[Record]) {
     o.push_str("<h2>Summary</h2>");
     let mut states = BTreeMap::new();
@@ -95,7 +106,10 @@ fn summary(o: &mut String, fleet: &FleetView, records: &[Record]) {
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for i in records.iter().filter_map(|r| r.inventory.as_ref()) {
         let model = i.cpu.model_name.clone().unwrap_or_else(|| "unknown".into());
-        tally(&mut cpus, format!("{model} ({} sockets, {} logical CPUs)", i.cpu.sockets, i.cpu.logical_cpus));
+        tally(
+            &mut cpus,
+            format!("{model} ({})", cpu_counts(&[(i.cpu.sockets, "sockets"), (i.cpu.logical_cpus, "logical CPUs")])),
+        );
         tally(&mut mem, i.memory.usable_bytes.map_or("unknown".into(), gib));
         for d in &i.storage.disks {
             let kind = match (d.transport.as_deref(), d.rotational) {
@@ -234,11 +248,9 @@ fn node(o: &mut String, r: &Record) {
         o,
         "CPU",
         &format!(
-            "{} ({} sockets, {} cores, {} logical)",
+            "{} ({})",
             s(&i.cpu.model_name),
-            i.cpu.sockets,
-            i.cpu.cores,
-            i.cpu.logical_cpus
+            cpu_counts(&[(i.cpu.sockets, "sockets"), (i.cpu.cores, "cores"), (i.cpu.logical_cpus, "logical")])
         ),
     );
     row(o, "memory", &i.memory.usable_bytes.map(gib).unwrap_or_default());

@@ -142,4 +142,20 @@ mod tests {
             assert!(!html.contains(external), "{external} in the page");
         }
     }
+
+    #[test]
+    fn what_a_node_did_not_report_is_not_printed_as_zero() {
+        let m = Mac([0x52, 0x54, 0, 0, 0, 9]);
+        let mut f = Fleet::new();
+        f.event(m, "inventory", 1, serde_json::json!({}), true);
+        let mut inv = Inventory::default();
+        inv.cpu.model_name = Some("Xeon".into());
+        inv.cpu.logical_cpus = 8;
+        let r = Record { view: f.view(2).nodes[0].clone(), inventory: Some(inv) };
+        let html = html::page(&f.view(2), &[r], "now");
+        assert!(html.contains("Xeon (8 logical CPUs)"), "{html}");
+        assert!(!html.contains("0 sockets"));
+        // No disks anywhere: said in words, not an empty table.
+        assert!(html.contains("<h3>Disks (drives)</h3><p class=muted>none reported</p>"), "{html}");
+    }
 }
