@@ -148,6 +148,9 @@ options:
   --append A            more kernel arguments (default: none)
   --max-body N          the largest upload, octets (default 8388608)
   --max-connections N   connections at once (default 512)
+  --max-per-source N    connections at once from one address (default 64)
+  --body-budget N       octets of upload bodies held at once, all together; past it
+                        an upload is told 503, try again (default 67108864)
   --workers N           threads (default: four per CPU, at most 64)
   --head-timeout SECS   a request head must arrive within (default 10)
   --idle-timeout SECS   a kept-alive connection may idle for (default 60)
@@ -549,6 +552,8 @@ fn httpd(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
             Long("append") => cfg.boot.append = text(&mut p, CMD, "--append")?,
             Long("max-body") => cfg.max_body = number(&mut p, CMD, "--max-body", "a whole number of octets")?,
             Long("max-connections") => cfg.max_connections = count(&mut p, CMD, "--max-connections")?,
+            Long("max-per-source") => cfg.max_per_source = count(&mut p, CMD, "--max-per-source")?,
+            Long("body-budget") => cfg.body_budget = number(&mut p, CMD, "--body-budget", "a whole number of octets")?,
             Long("workers") => cfg.workers = count(&mut p, CMD, "--workers")?,
             Long("head-timeout") => cfg.head_timeout = secs(&mut p, CMD, "--head-timeout")?,
             Long("idle-timeout") => cfg.idle_timeout = secs(&mut p, CMD, "--idle-timeout")?,
@@ -558,6 +563,12 @@ fn httpd(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
     cfg.boot_dir = required(boot, CMD, "--boot DIR", HTTPD_USAGE)?;
     let data = required(data, CMD, "--data DIR", HTTPD_USAGE)?;
     ensure!(cfg.boot_dir.is_dir(), "{CMD}: --boot {}: not a directory", cfg.boot_dir.display());
+    ensure!(
+        cfg.body_budget >= cfg.max_body,
+        "{CMD}: --body-budget {} is less than --max-body {}: the largest upload could never be taken",
+        cfg.body_budget,
+        cfg.max_body
+    );
     init_logging();
     runtime::signals::install();
     std::fs::create_dir_all(&data).with_context(|| format!("{CMD}: creating --data {}", data.display()))?;

@@ -20,8 +20,12 @@
 //! ready, directly) with an accept loop on the same listening socket. The worker that accepts a
 //! connection hands it to the worker with the fewest, so many downloads spread over the CPUs.
 //! `serve` only waits for the workers, so the master's executor (DHCP, DNS, TFTP) never runs a
-//! file send. At most `max_connections` are open at once: past that a connection is accepted,
-//! told 503 and closed.
+//! file send. At most `max_connections` are open at once, and at most `max_per_source` from one
+//! address (so one host cannot take every slot from a rack that is booting): past either a
+//! connection is accepted, told 503 and closed. Upload and event bodies are read into memory
+//! (an inventory is tens of KiB), under one budget for every connection together,
+//! `body_budget`: a body that would go over it is not read and is told 503 with Retry-After
+//! (the agent tries again), so stalled uploads cannot hold more than the budget.
 //!
 //! Every request is a `http` event in the store for the node it comes from (by the `mac` of
 //! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
@@ -65,6 +69,10 @@ pub(crate) struct HttpConfig {
     pub(crate) max_body: u64,
     /// Connections open at once.
     pub(crate) max_connections: usize,
+    /// Connections open at once from one address.
+    pub(crate) max_per_source: usize,
+    /// Octets of request bodies held at once, over every connection.
+    pub(crate) body_budget: u64,
     /// Threads accepting and serving connections.
     pub(crate) workers: usize,
     /// A request head must be complete this long after its first octet (or after the accept).
@@ -93,6 +101,8 @@ impl Default for HttpConfig {
             boot: BootConfig::default(),
             max_body: 8 << 20,
             max_connections: 512,
+            max_per_source: 64,
+            body_budget: 64 << 20,
             workers: default_workers(std::thread::available_parallelism().map_or(1, |n| n.get())),
             head_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -115,6 +125,10 @@ struct Shared {
     open: AtomicUsize,
     /// Connections being told 503 now.
     refusing: AtomicUsize,
+    /// Connections open now, by source address (none listed at 0).
+    per_source: std::sync::Mutex<std::collections::HashMap<Ipv4Addr, usize>>,
+    /// Body octets reserved now (`BodyLease`).
+    bodies: AtomicU64,
     /// Per worker: the connections it serves, counted from the moment one is handed to it.
     load: Vec<AtomicUsize>,
     /// Per worker: where other workers hand it connections they accepted.
@@ -131,6 +145,10 @@ struct Counts {
     connections: AtomicU64,
     /// Over the connection limit: told 503 (or, past 64 such at once, closed).
     refused_busy: AtomicU64,
+    /// Over the limit for one source address: told 503 likewise.
+    refused_source: AtomicU64,
+    /// Bodies not read because the body budget was spent: told 503.
+    refused_budget: AtomicU64,
     /// Requests answered, errors included.
     requests: AtomicU64,
     /// Answered 4xx (bad heads, tokens, sizes, missing files, heads too slow) and 5xx.
@@ -162,6 +180,8 @@ impl Counts {
             "connections": get(&self.connections),
             "open": open,
             "refused_busy": get(&self.refused_busy),
+            "refused_source": get(&self.refused_source),
+            "refused_budget": get(&self.refused_budget),
             "requests": get(&self.requests),
             "client_errors": get(&self.client_errors),
             "server_errors": get(&self.server_errors),
@@ -200,6 +220,8 @@ pub(crate) async fn serve(
         store,
         open: AtomicUsize::new(0),
         refusing: AtomicUsize::new(0),
+        per_source: Default::default(),
+        bodies: AtomicU64::new(0),
         load: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
         inbox: senders,
         counts: Counts::default(),
@@ -342,10 +364,20 @@ fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: Socket
     if shared.open.fetch_add(1, Ordering::AcqRel) >= shared.cfg.max_connections {
         shared.open.fetch_sub(1, Ordering::AcqRel);
         unload();
-        refuse_busy(ex, stream, peer, shared);
+        log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
+        Counts::bump(&shared.counts.refused_busy, 1);
+        refuse_busy(ex, stream, "too many connections; try again shortly", shared);
         return;
     }
-    let slot = Slot(shared.clone(), me);
+    if !shared.source_open(*peer.ip()) {
+        shared.open.fetch_sub(1, Ordering::AcqRel);
+        unload();
+        log::warn!("http: {} connections open from {}, refusing another", shared.cfg.max_per_source, peer.ip());
+        Counts::bump(&shared.counts.refused_source, 1);
+        refuse_busy(ex, stream, "too many connections from this address; try again shortly", shared);
+        return;
+    }
+    let slot = Slot(shared.clone(), me, *peer.ip());
     ex.spawn(async move {
         let shared = slot.0.clone();
         connection(stream, peer, &shared).await;
@@ -354,8 +386,9 @@ fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: Socket
     .detach();
 }
 
-/// Frees a connection's place, and its worker's count, when the connection ends, however it ends.
-struct Slot(Arc<Shared>, usize);
+/// Frees a connection's place, its worker's count and its source's, when the connection ends,
+/// however it ends.
+struct Slot(Arc<Shared>, usize, Ipv4Addr);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -363,22 +396,85 @@ impl Drop for Slot {
         if let Some(n) = self.0.load.get(self.1) {
             n.fetch_sub(1, Ordering::AcqRel);
         }
+        self.0.source_closed(self.2);
     }
 }
 
-/// Over the connection limit: 503 and close. At most 64 of these at a time; past that the
+impl Shared {
+    /// Counts a connection from `ip`; false (and nothing counted) past `max_per_source`.
+    fn source_open(&self, ip: Ipv4Addr) -> bool {
+        let mut m = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.cfg.max_per_source {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn source_closed(&self, ip: Ipv4Addr) {
+        let mut m = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                // Forgotten at 0: the map holds only addresses with a connection open.
+                m.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A body's share of `body_budget`, given back when dropped (after the body is stored or
+/// refused).
+struct BodyLease<'a> {
+    shared: &'a Shared,
+    octets: u64,
+}
+
+impl<'a> BodyLease<'a> {
+    fn new(shared: &'a Shared) -> BodyLease<'a> {
+        BodyLease { shared, octets: 0 }
+    }
+
+    /// Grows the lease to `total` octets; false, and unchanged, if the budget has not that much.
+    fn grow_to(&mut self, total: u64) -> bool {
+        let more = total.saturating_sub(self.octets);
+        if more == 0 {
+            return true;
+        }
+        let budget = self.shared.cfg.body_budget;
+        let r = self
+            .shared
+            .bodies
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| held.checked_add(more).filter(|&t| t <= budget));
+        if r.is_ok() {
+            self.octets = total;
+        }
+        r.is_ok()
+    }
+}
+
+impl Drop for BodyLease<'_> {
+    fn drop(&mut self) {
+        self.shared.bodies.fetch_sub(self.octets, Ordering::AcqRel);
+    }
+}
+
+/// Over a connection limit: 503 and close. At most 64 of these at a time; past that the
 /// connection is just closed.
-fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, peer: SocketAddrV4, shared: &Arc<Shared>) {
-    log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
-    Counts::bump(&shared.counts.refused_busy, 1);
+fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, why: &'static str, shared: &Arc<Shared>) {
     if shared.refusing.fetch_add(1, Ordering::AcqRel) >= 64 {
         shared.refusing.fetch_sub(1, Ordering::AcqRel);
         return;
     }
     let shared = shared.clone();
     ex.spawn(async move {
-        let (head, body) = text_response(503, "too many connections; try again shortly");
-        let mut c = Conn { stream, peer, buf: Vec::new() };
+        let (head, body) = text_response(503, why);
+        let peer = stream.get_ref().peer_addr().ok().and_then(|a| match a {
+            SocketAddr::V4(v) => Some(v),
+            SocketAddr::V6(_) => None,
+        });
+        let mut c = Conn { stream, peer: peer.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)), buf: Vec::new() };
         let out = [head.field("Retry-After", "1").encode(false, false, unix_secs()), body].concat();
         if c.write_all(&out, Duration::from_secs(1)).await.is_ok() {
             c.linger(Duration::from_secs(1)).await;
@@ -888,9 +984,10 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
             return reply_reject(c, req, &rej, keep, by_token.then_some(mac), cfg).await;
         }
     };
-    let body = match read_body(c, req, cfg).await? {
+    let mut lease = BodyLease::new(shared);
+    let body = match read_body(c, req, cfg, &mut lease).await? {
         Ok(b) => b,
-        Err(rej) => return reply_reject(c, req, &rej, false, Some(mac), cfg).await,
+        Err(rej) => return budget_or_reject(c, req, rej, Some(mac), shared).await,
     };
     let decoded = match decode_upload(format, &body, mac) {
         Ok(d) => d,
@@ -941,9 +1038,10 @@ async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         }
     }
     let small = HttpConfig { max_body: 16 << 10, ..cfg.clone() };
-    let body = match read_body(c, req, &small).await? {
+    let mut lease = BodyLease::new(shared);
+    let body = match read_body(c, req, &small, &mut lease).await? {
         Ok(b) => b,
-        Err(rej) => return reply_reject(c, req, &rej, false, None, cfg).await,
+        Err(rej) => return budget_or_reject(c, req, rej, None, shared).await,
     };
     let v: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v @ serde_json::Value::Object(_)) => v,
@@ -958,16 +1056,46 @@ async fn events(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
     reply(c, req, Head::new(202), &[], keep, cfg).await
 }
 
-/// Reads an upload body (Content-Length or chunked) within the size and time limits. The outer
-/// `Err` is a dead connection; the inner one a refusal to send before closing.
-async fn read_body(c: &mut Conn, req: &Request, cfg: &HttpConfig) -> io::Result<Result<Vec<u8>, Reject>> {
+/// The 503 of a spent body budget (counted, with Retry-After), or any other refusal; the body is
+/// not read, so the connection closes.
+async fn budget_or_reject(
+    c: &mut Conn,
+    req: &Request,
+    rej: Reject,
+    mac: Option<Mac>,
+    shared: &Shared,
+) -> io::Result<Outcome> {
+    if rej.status == 503 {
+        Counts::bump(&shared.counts.refused_budget, 1);
+        log::warn!("http: {}: {}", c.peer, rej.reason);
+        let (head, body) = text_response(503, &rej.reason);
+        let mut o = reply(c, req, head.field("Retry-After", "2"), &body, false, &shared.cfg).await?;
+        o.mac = mac;
+        return Ok(o);
+    }
+    reply_reject(c, req, &rej, false, mac, &shared.cfg).await
+}
+
+/// Reads an upload body (Content-Length or chunked) within the size and time limits, and within
+/// the body budget (`lease` grows with what is held: the whole Content-Length before the first
+/// octet is read, a chunked body as it arrives). The outer `Err` is a dead connection; the inner
+/// one a refusal to send before closing.
+async fn read_body(
+    c: &mut Conn,
+    req: &Request,
+    cfg: &HttpConfig,
+    lease: &mut BodyLease<'_>,
+) -> io::Result<Result<Vec<u8>, Reject>> {
     let limit = cfg.max_body;
+    let spent =
+        || Reject::new(503, format!("uploads in flight hold the {}-octet budget; try again shortly", cfg.body_budget));
     if !req.chunked {
         match req.content_length {
             None => return Ok(Err(Reject::new(411, "send the inventory with a Content-Length (or chunked)"))),
             Some(n) if n > limit => {
                 return Ok(Err(Reject::new(413, format!("a body of {n} octets is over the {limit}-octet limit"))));
             }
+            Some(n) if !lease.grow_to(n) => return Ok(Err(spent())),
             Some(_) => {}
         }
     }
@@ -996,6 +1124,10 @@ async fn read_body(c: &mut Conn, req: &Request, cfg: &HttpConfig) -> io::Result<
                 c.buf.drain(..used);
             }
             Err(rej) => return Ok(Err(rej)),
+        }
+        // What is held: the decoded body and the undecoded octets after it.
+        if !lease.grow_to((body.len() + c.buf.len()) as u64) {
+            return Ok(Err(spent()));
         }
         if dec.done() {
             return Ok(Ok(body));
