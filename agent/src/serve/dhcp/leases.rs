@@ -339,6 +339,10 @@ impl Leases {
     /// else the one it asks for if no one ever had it, else the first never-used address after a
     /// point hashed from the key (so clients spread over the pool and a client's first address is
     /// stable), else the first free remembered one after that point. O(log n + exclude.len()).
+    /// Last, when everything in the pool is bound, declined or offered, the offer closest to
+    /// running out gives way (counted in [`Leases::evicted`]): offers reserve nothing (RFC 2131
+    /// section 3.1), so a flood of DISCOVERs from made-up clients cannot starve the real ones of
+    /// addresses; a client whose offer went answers its REQUEST with a NAK and starts again.
     pub fn choose(
         &mut self,
         key: &str,
@@ -365,10 +369,24 @@ impl Leases {
         // After expire(), everything left in `taken` is held or remembered and everything in
         // `reusable` is free, so each search below only steps over excluded addresses.
         let before_start = start.checked_sub(1).filter(|&b| b >= lo);
-        self.never_used(start, hi, exclude)
+        let found = self
+            .never_used(start, hi, exclude)
             .or_else(|| before_start.and_then(|b| self.never_used(lo, b, exclude)))
             .or_else(|| self.first_reusable(start, hi, exclude))
-            .or_else(|| before_start.and_then(|b| self.first_reusable(lo, b, exclude)))
+            .or_else(|| before_start.and_then(|b| self.first_reusable(lo, b, exclude)));
+        if found.is_some() {
+            return found;
+        }
+        // The pool is full. Walks the offers oldest first: one in this pool unless every offer
+        // is of another pool (relays), at most the offer cap.
+        let oldest = self
+            .offer_queue
+            .iter()
+            .map(|&(_, _, ip)| ip)
+            .find(|&ip| (lo..=hi).contains(&u32::from(ip)) && !exclude.contains(&ip))?;
+        self.drop_offer_at(oldest);
+        self.evicted += 1;
+        self.available(oldest, key, now).then_some(oldest)
     }
 
     /// The first address in `from..=to` that no entry or offer holds and that is not excluded.
@@ -588,6 +606,30 @@ mod tests {
         // After the first binding runs out, e takes it.
         let e = l.choose("e", None, POOL, &[], 100).unwrap();
         assert_eq!(l.get(e).unwrap().key, "a");
+    }
+
+    #[test]
+    fn a_pool_full_of_offers_gives_the_oldest_offer_to_a_new_client() {
+        let mut l = Leases::default();
+        // Two bound, two offered to clients that never come back (a flood's made-up ones).
+        for (k, until) in [("a", 0), ("b", 0), ("f1", 60), ("f2", 50)] {
+            let ip = l.choose(k, None, POOL, &[], 0).unwrap();
+            if until == 0 {
+                l.apply(&bind(k, ip, 1000));
+            } else {
+                l.offer(ip, k, None, until);
+            }
+        }
+        let (f1, f2) = (l.offer_of["f1"], l.offer_of["f2"]);
+        let real = l.choose("real", None, POOL, &[], 10).expect("an address while offers hold the rest");
+        assert_eq!(real, f2, "the offer closest to running out gives way");
+        assert_eq!((l.offers(), l.evicted()), (1, 1));
+        assert_eq!(l.address_of("f2"), None);
+        l.offer(real, "real", None, 70);
+        // Bound addresses never give way.
+        assert_eq!(l.choose("x", None, POOL, &[f1, real], 10), None);
+        assert_eq!(l.bound(10).count(), 2);
+        l.check().unwrap();
     }
 
     #[test]
