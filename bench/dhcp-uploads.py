@@ -5,7 +5,8 @@ Runs inside the client namespace. Acts as a relay agent (giaddr = --giaddr, RFC 
 4.1): DISCOVERs from random MACs go unicast to the server's port 67 at --rate per second, and
 the OFFERs come back to giaddr:67, where each one's latency is taken by its xid. Two phases of
 --count DISCOVERs each: idle, then with --uploaders threads each POSTing an inventory to
-/api/v1/nodes/<mac>/inventory again and again (a fresh MAC's token from boot.ipxe first), so
+/api/v1/nodes/<mac>/inventory again and again (its token from boot.ipxe first, asked from the
+node's own address: a macvlan with the node's MAC that bench/dhcp-uploads.sh made), so
 that --uploaders uploads are in flight the whole phase. Prints one JSON line:
 {"idle": {...}, "uploads": {...}} with p50, p90, p99 and max in ms, lost replies, and the
 uploads completed (201) during the loaded phase.
@@ -15,6 +16,7 @@ the upload threads stop with their phase.
 """
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -23,7 +25,11 @@ import socket
 import struct
 import threading
 import time
-import urllib.request
+
+
+# The uploaders' nodes, 1..=--uploaders (bench/dhcp-uploads.sh makes their macvlans).
+NODE_MAC = "52:54:00:ee:01:%02x"
+NODE_IP = "10.77.1.%d"
 
 
 def discover(xid: int, mac: bytes, giaddr: str) -> bytes:
@@ -88,23 +94,34 @@ def phase(sock, server, giaddr, count, rate):
     }
 
 
-def uploader(server, body, stop, counts, lock):
-    mac = "52:54:%02x:%02x:%02x:%02x" % tuple(random.getrandbits(8) for _ in range(4))
-    script = urllib.request.urlopen(f"http://{server}/boot.ipxe?mac={mac}", timeout=30).read().decode()
-    token = re.search(r"recon\.token=([0-9a-f]+)", script).group(1)
+def request(server, source, method, path, body=None, headers=None):
+    """One HTTP exchange from `source` (the node's own address); (status, body)."""
+    c = http.client.HTTPConnection(server, 80, timeout=60, source_address=(source, 0))
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+def uploader(server, n, body, stop, counts, lock):
+    # Node n: a macvlan in the client namespace with this MAC and address (made by
+    # bench/dhcp-uploads.sh), so the master hands the token to it, as to a real node.
+    mac, source = NODE_MAC % n, NODE_IP % n
+    status, script = request(server, source, "GET", f"/boot.ipxe?mac={mac}")
+    if status != 200:
+        with lock:
+            counts["failed"] += 1
+        return
+    token = re.search(r"recon\.token=([0-9a-f]+)", script.decode()).group(1)
     doc = json.loads(body)
     doc["run"]["boot_mac"] = mac
     data = json.dumps(doc).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     while not stop.is_set():
-        req = urllib.request.Request(
-            f"http://{server}/api/v1/nodes/{mac}/inventory",
-            data=data,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                ok = r.status == 201
+            ok = request(server, source, "POST", f"/api/v1/nodes/{mac}/inventory", data, headers)[0] == 201
         except Exception:
             ok = False
         with lock:
@@ -130,8 +147,8 @@ def main():
     counts = {"ok": 0, "failed": 0}
     lock = threading.Lock()
     threads = [
-        threading.Thread(target=uploader, args=(a.server, body, stop, counts, lock), daemon=True)
-        for _ in range(a.uploaders)
+        threading.Thread(target=uploader, args=(a.server, n, body, stop, counts, lock), daemon=True)
+        for n in range(1, a.uploaders + 1)
     ]
     for t in threads:
         t.start()
@@ -147,6 +164,9 @@ def main():
     with lock:
         out["uploads"]["uploads_failed"] = counts["failed"]
     print(json.dumps(out))
+    if out["uploads"]["uploads_201"] == 0:
+        # No upload landed: the loaded phase measured nothing under load.
+        raise SystemExit("dhcp-uploads.py: no upload got a 201 during the loaded phase")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ ROUNDS=${ROUNDS:-5} COUNT=${COUNT:-1000} RATE=${RATE:-200} UPLOADERS=${UPLOADERS
 for v in ROUNDS COUNT UPLOADERS; do
     [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] && [ "${!v}" -le 100000 ] || { echo "$v must be 1-100000" >&2; exit 1; }
 done
+[ "$UPLOADERS" -le 250 ] || { echo "UPLOADERS must be 1-250 (a macvlan and an address each)" >&2; exit 1; }
 W=$REPO/target/bench-dhcp-uploads
 mkdir -p "$W" bench/results
 [ "$(stat -f -c %T "$W")" != tmpfs ] || { echo "bench/dhcp-uploads.sh: $W is on a tmpfs; fsync costs nothing there" >&2; exit 1; }
@@ -96,6 +97,13 @@ ip link set du-s netns "$NS_S"; ip link set du-c netns "$NS_C"
 ip -n "$NS_S" link set lo up; ip -n "$NS_C" link set lo up
 ip -n "$NS_S" link set du-s up; ip -n "$NS_C" link set du-c up
 ip -n "$NS_C" addr add 10.77.0.2/16 dev du-c
+# The uploaders' nodes: a macvlan each with the node's MAC and address (bench/dhcp-uploads.py's
+# NODE_MAC and NODE_IP), so the master gives each its token as it would a real node.
+for n in $(seq "$UPLOADERS"); do
+    ip -n "$NS_C" link add link du-c name up$n type macvlan mode bridge
+    ip -n "$NS_C" link set up$n address "$(printf '52:54:00:ee:01:%02x' "$n")" up
+    ip -n "$NS_C" addr add "10.77.1.$n/16" dev up$n
+done
 
 echo "build,round,phase,sent,lost,p50_ms,p90_ms,p99_ms,max_ms,uploads_201,uploads_failed" > "$OUT"
 for r in $(seq "$ROUNDS"); do
