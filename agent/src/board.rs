@@ -11,7 +11,8 @@
 //! reads as a story.
 //!
 //! Keys (full form): `f` finish (asks first: stop DHCP, write the reports, unmount RECONDATA,
-//! power off), `q` quit, arrows and PgUp/PgDn scroll the nodes.
+//! power off), `q` quit, arrows and PgUp/PgDn scroll the nodes, Ctrl-L paints the screen again
+//! (it is also painted whole every 15 s: a VGA console gets the kernel's messages too).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -169,14 +170,25 @@ struct Screen {
     finished: Option<String>,
 }
 
+/// How often the full board paints the whole screen (and at once on Ctrl-L).
+const REPAINT: Duration = Duration::from_secs(15);
+
 fn full(given: Option<&str>) -> anyhow::Result<()> {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind};
     let mut terminal = ratatui::init();
     let mut s = Screen { url: master_url(given), view: None, error: None, scroll: 0, asking: false, finished: None };
-    let mut fetched = Instant::now() - Duration::from_secs(10);
+    // None until the first fetch (an Instant in the past could underflow just after boot).
+    let mut fetched: Option<Instant> = None;
+    let (mut repainted, mut repaint_now) = (Instant::now(), false);
     let result = (|| -> anyhow::Result<()> {
         loop {
-            if fetched.elapsed() >= Duration::from_secs(1) {
+            // ratatui redraws only what changed; whatever else wrote to this terminal (the
+            // kernel on a VGA console) stays until the whole screen is painted again.
+            if repaint_now || repainted.elapsed() >= REPAINT {
+                terminal.clear()?;
+                (repainted, repaint_now) = (Instant::now(), false);
+            }
+            if fetched.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 s.url = s.url.take().or_else(|| master_url(given));
                 if let Some(u) = &s.url {
                     match get_view(u) {
@@ -187,7 +199,7 @@ fn full(given: Option<&str>) -> anyhow::Result<()> {
                         Err(e) => s.error = Some(format!("{e:#}")),
                     }
                 }
-                fetched = Instant::now();
+                fetched = Some(Instant::now());
             }
             terminal.draw(|f| draw(f, &s))?;
             if !event::poll(Duration::from_millis(250))? {
@@ -209,6 +221,9 @@ fn full(given: Option<&str>) -> anyhow::Result<()> {
                 }
                 (_, true) => s.asking = false,
                 (KeyCode::Char('q' | 'Q'), false) => return Ok(()),
+                (KeyCode::Char('l'), false) if k.modifiers.contains(event::KeyModifiers::CONTROL) => {
+                    repaint_now = true;
+                }
                 (KeyCode::Char('f' | 'F'), false) if s.finished.is_none() => s.asking = true,
                 (KeyCode::Down | KeyCode::Char('j'), false) => s.scroll += 1,
                 (KeyCode::Up | KeyCode::Char('k'), false) => s.scroll = s.scroll.saturating_sub(1),
