@@ -467,7 +467,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
                 r.exited_s = Some(el);
                 say(opts, t0, &format!("{}: powered off after {el:.0} s", r.vm.name));
             }
-            let announced = std::fs::read_to_string(&r.log).is_ok_and(|l| l.contains("done, safe to power off"));
+            let announced = std::fs::read_to_string(&r.log).is_ok_and(|l| said_done(&l));
             // The agent logs its "done" event (with the same words) before the event's POST
             // lands at the master: a VM that stays up is done once its timeline is whole too.
             let timeline_whole = || {
@@ -569,4 +569,30 @@ pub fn rss_kb(pid: u32) -> Option<u64> {
 pub fn build_boot(out: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("rack/build-boot.sh");
     run(Command::new(script).arg(out));
+}
+
+/// Whether a console log has the agent's own announcement, "recon: inventory acknowledged by
+/// ...; done, safe to power off" (printed bare, or as journald forwards it, `recon[PID]: recon:
+/// ...`), which comes after its last events reached the master; not its log line of the "done"
+/// event, which has the same words but is written before that event is posted.
+pub fn said_done(log: &str) -> bool {
+    log.lines().any(|l| {
+        let l = l.trim_start();
+        (l.starts_with("recon: ") || l.contains("]: recon: ")) && l.contains("done, safe to power off")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_announcement_counts_and_the_done_events_log_line_does_not() {
+        // From a stick run: the event's line is logged before its POST; the announcement after.
+        let event = "[  225.103567] recon[869]: [INFO  agent::runtime::agent] agent: done poweroff recon: \
+                     inventory acknowledged by 10.213.0.1; done, safe to power off";
+        assert!(!super::said_done(event));
+        let forwarded =
+            "[  203.698949] recon[740]: recon: inventory acknowledged by 10.213.0.1; done, safe to power off";
+        assert!(super::said_done(&format!("{event}\n{forwarded}")));
+        assert!(super::said_done("\nrecon: inventory acknowledged by 10.213.0.1; done, safe to power off\n"));
+    }
 }

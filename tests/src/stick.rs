@@ -370,7 +370,9 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
                 r.story.off_s = Some(now);
                 say(t0, &format!("{}: powered itself off", r.story.vm.name));
             }
-            r.story.announced = read(&r.log).contains("done, safe to power off");
+            // The announcement itself, which the agent prints once its events reached the
+            // master (its "done" event's log line has the same words and comes first).
+            r.story.announced = crate::rack::said_done(&read(&r.log));
             let finished = r.story.off_s.is_some()
                 || (r.story.stored_s.is_some() && r.story.announced && !r.story.vm.bmc)
                 || r.story.stored_s.is_some_and(|t| now - t > 90.0)
