@@ -37,6 +37,34 @@ import threading
 import time
 
 COOKIE = b"\x63\x82\x53\x63"
+
+# --impair: loss, duplication and reordering of every DHCP and TFTP datagram, both ways, applied
+# here (the host kernel may have no sch_netem); percent each.
+IMPAIR = {"loss": 0.0, "dup": 0.0, "reorder": 0.0}
+IMPAIRED = {"lost_out": 0, "lost_in": 0, "duplicated": 0, "reordered": 0}
+
+
+def send(sock, data, addr):
+    """sendto, impaired: dropped, sent twice, or held back 5 ms (so later datagrams pass it)."""
+    if random.random() * 100 < IMPAIR["loss"]:
+        IMPAIRED["lost_out"] += 1
+        return
+    if random.random() * 100 < IMPAIR["reorder"]:
+        IMPAIRED["reordered"] += 1
+        threading.Timer(0.005, lambda: sock.sendto(data, addr)).start()
+    else:
+        sock.sendto(data, addr)
+    if random.random() * 100 < IMPAIR["dup"]:
+        IMPAIRED["duplicated"] += 1
+        sock.sendto(data, addr)
+
+
+def lost_in():
+    """Whether a datagram just received counts as lost on its way here."""
+    if random.random() * 100 < IMPAIR["loss"]:
+        IMPAIRED["lost_in"] += 1
+        return True
+    return False
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK = 1, 2, 3, 4, 5, 6
 
 
@@ -115,6 +143,8 @@ class Relay:
     def receive(self):
         while True:
             d = self.sock.recv(4096)
+            if lost_in():
+                continue
             p = parse_dhcp(d)
             with self.lock:
                 q = self.waiting.get(p[0]) if p else None
@@ -128,7 +158,7 @@ class Relay:
         with self.lock:
             self.waiting[xid] = q
         try:
-            self.sock.sendto(msg, (self.server, 67))
+            send(self.sock, msg, (self.server, 67))
             return q.get(timeout=timeout)
         except queue.Empty:
             return None
@@ -191,7 +221,7 @@ class Client:
         blksize = 1428
         rrq = b"\0\1" + name.encode() + b"\0octet\0blksize\0" + str(blksize).encode() + b"\0"
         last, peer, expected, size, misses = rrq, (server, 69), 1, 0, 0
-        s.sendto(rrq, peer)
+        send(s, rrq, peer)
         while self.left() > 0:
             try:
                 d, frm = s.recvfrom(65536)
@@ -200,9 +230,9 @@ class Client:
                 self.retries["tftp_timeouts"] += 1
                 if misses >= 8:
                     return None
-                s.sendto(last, peer)
+                send(s, last, peer)
                 continue
-            if frm[0] != server or len(d) < 4:
+            if lost_in() or frm[0] != server or len(d) < 4:
                 continue
             if peer[1] == 69:
                 peer = frm  # the transfer's own port (RFC 1350 section 4)
@@ -216,7 +246,7 @@ class Client:
                         blksize = int(v)
                 if expected == 1:
                     last = b"\0\4\0\0"
-                    s.sendto(last, peer)
+                    send(s, last, peer)
                 continue
             if op == 5:
                 raise RuntimeError("TFTP error %r" % d[4:].split(b"\0")[0])
@@ -227,7 +257,7 @@ class Client:
                 misses = 0
                 size += len(d) - 4
                 last = b"\0\4" + d[2:4]
-                s.sendto(last, peer)
+                send(s, last, peer)
                 expected += 1
                 if len(d) - 4 < blksize:
                     return size
@@ -373,9 +403,12 @@ def main():
     ap.add_argument("--initrd", default="initrd.img")
     ap.add_argument("--flood", type=float, default=0.0)
     ap.add_argument("--flood-giaddr", default="")
+    ap.add_argument("--impair", type=float, default=0.0,
+                    help="percent of DHCP and TFTP datagrams lost, and again duplicated, and reordered, each way")
     ap.add_argument("--renew-file", default="", help="after the storm: wait for this file, then renew")
     a = ap.parse_args()
     threading.stack_size(512 << 10)
+    IMPAIR.update(loss=a.impair, dup=a.impair, reorder=a.impair)
     ACKED = open(a.acked, "a")
     relay = Relay(a.giaddr, a.server)
     template = open(a.inventory).read()
@@ -424,6 +457,7 @@ def main():
         "failed": [{"mac": mac_text(c.mac), "error": c.error, "times": c.times} for c in clients if not c.done][:20],
         "relay_stray_replies": relay.stray,
         "flood": fcounts if a.flood > 0 else None,
+        "impaired": IMPAIRED if a.impair > 0 else None,
     }
     if a.renew_file:
         out["renewed_same"] = sum(1 for ip, got in renewed.values() if got == ip)

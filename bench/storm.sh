@@ -6,7 +6,9 @@
 # kept: every upload that got a 201 is on disk, intact.
 #
 #   bench/storm.sh                        # 1000 clients on a clean segment
-#   NETEM=1 bench/storm.sh                # 10 % loss, 10 % duplication, reordering, both ways
+#   NETEM=1 bench/storm.sh                # 10 % loss, 10 % duplication, reordering, both ways (tc netem)
+#   IMPAIR=10 bench/storm.sh              # the same for DHCP and TFTP, applied in the client (for a
+#                                         # kernel without sch_netem); HTTP's TCP is not impaired
 #   FLOOD=5000 bench/storm.sh             # and a hostile relay floods made-up clients at 5000/s
 #   CLIENTS=200 FAULTS=20 bench/storm.sh  # SIGKILL the master 20 times during the storm
 #
@@ -27,8 +29,8 @@ REPO=$PWD
 [ "$(id -u)" = 0 ] || { echo "bench/storm.sh: run as root (network namespaces)" >&2; exit 1; }
 CLIENTS=${CLIENTS:-1000} SPREAD=${SPREAD:-10} DEADLINE=${DEADLINE:-900}
 KERNEL_KIB=${KERNEL_KIB:-1024} INITRD_KIB=${INITRD_KIB:-4096}
-NETEM=${NETEM:-} FLOOD=${FLOOD:-0} FAULTS=${FAULTS:-0}
-for v in CLIENTS DEADLINE KERNEL_KIB INITRD_KIB FLOOD FAULTS; do
+NETEM=${NETEM:-} FLOOD=${FLOOD:-0} FAULTS=${FAULTS:-0} IMPAIR=${IMPAIR:-0}
+for v in CLIENTS DEADLINE KERNEL_KIB INITRD_KIB FLOOD FAULTS IMPAIR; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$v must be a whole number" >&2; exit 1; }
 done
 [ "$CLIENTS" -ge 1 ] && [ "$CLIENTS" -le 20000 ] || { echo "CLIENTS must be 1-20000" >&2; exit 1; }
@@ -97,11 +99,13 @@ ip -n "$NS_S" route replace 10.80.0.0/16 via 10.79.0.2
 what="$CLIENTS clients over ${SPREAD}s, kernel ${KERNEL_KIB} KiB, initrd ${INITRD_KIB} KiB"
 [ -n "$NETEM" ] && what+=", netem (10 % loss, 10 % duplicates, reordering)"
 [ "$FLOOD" -gt 0 ] && what+=", a flood of $FLOOD made-up clients a second"
+[ "$IMPAIR" -gt 0 ] && what+=", DHCP and TFTP impaired in the client ($IMPAIR % lost, duplicated, reordered)"
 echo "[storm] $what, $FAULTS faults" >&2
 renew=()
 [ "$FAULTS" -gt 0 ] && renew=(--renew-file "$W/renew")
 flood=()
 [ "$FLOOD" -gt 0 ] && flood=(--flood "$FLOOD" --flood-giaddr 10.80.0.2)
+[ "$IMPAIR" -gt 0 ] && flood+=(--impair "$IMPAIR")
 t0=$(date +%s.%N)
 ip netns exec "$NS_C" python3 bench/storm.py --server 10.79.0.1 --giaddr 10.80.0.1 --clients "$CLIENTS" \
     --spread "$SPREAD" --deadline "$DEADLINE" --inventory "$W/inventory.json" --acked "$W/acked.jsonl" \
@@ -165,6 +169,8 @@ print("storm: peak RSS of recon serve %d KiB; SIGKILLs survived %d; acknowledged
       % (peak, kills, len(acked)))
 if r.get("flood"):
     print("storm: flood sent %d DISCOVERs, %d answered" % (r["flood"]["sent"], r["flood"]["replies"]))
+if r.get("impaired"):
+    print("storm: impaired datagrams %s" % json.dumps(r["impaired"]))
 if "renewed_same" in r:
     print("storm: leases renewed unchanged after the last restart: %d of %d" % (r["renewed_same"], r["clients"]))
 for p in problems:

@@ -844,7 +844,13 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
             for (service, counters) in shared.store.fleet().counters() {
                 all.insert((*service).to_owned(), serde_json::json!(counters));
             }
-            all.insert("store".into(), serde_json::json!({ "events_dropped": shared.store.dropped() }));
+            all.insert(
+                "store".into(),
+                serde_json::json!({
+                    "events_dropped": shared.store.dropped(),
+                    "unconfirmed_forgotten": shared.store.unconfirmed_forgotten(),
+                }),
+            );
             all.insert("http".into(), shared.counts.snapshot(shared.open.load(Ordering::Relaxed)));
             let body = serde_json::to_vec_pretty(&all)?;
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");

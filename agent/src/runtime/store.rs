@@ -70,6 +70,64 @@ pub(crate) struct Store {
     closed: std::sync::atomic::AtomicBool,
     /// How long a quiet node may be before it is stuck, for the reports.
     stuck_ms: Arc<AtomicU64>,
+    /// Events of clients not yet known to be real (see [`Unconfirmed`]).
+    unconfirmed: Mutex<Unconfirmed>,
+}
+
+/// DHCP events of MACs the fleet does not know yet, held in memory: a DISCOVER, an offer, a NAK
+/// prove nothing (anyone can send DISCOVERs from made-up MACs, thousands a second), so they make
+/// no node, no directory and no line on disk. The first event that does (an ACK that binds, a
+/// PXE boot server ACK, an HTTP request by the node, an agent's event, an upload) makes the node,
+/// and the held events go onto its timeline first, with their own times. At most
+/// [`MAX_UNCONFIRMED`] MACs are held, the oldest forgotten first, as Kea and dnsmasq keep nothing
+/// for clients that never complete.
+#[derive(Default)]
+struct Unconfirmed {
+    by_mac: std::collections::HashMap<Mac, Vec<(String, u64, serde_json::Value, bool)>>,
+    order: std::collections::VecDeque<Mac>,
+    forgotten: u64,
+}
+
+/// MACs whose events [`Unconfirmed`] holds at once, and events held per MAC.
+const MAX_UNCONFIRMED: usize = 4096;
+const MAX_UNCONFIRMED_EVENTS: usize = 16;
+
+/// Events that do not make a node by themselves (see [`Unconfirmed`]).
+fn proves_nothing(kind: &str) -> bool {
+    matches!(
+        kind,
+        "dhcp-discover"
+            | "dhcp-offer"
+            | "dhcp-request"
+            | "dhcp-nak"
+            | "dhcp-proxy-offer"
+            | "dhcp-inform"
+            | "dhcp-decline"
+            | "dhcp-release"
+    )
+}
+
+impl Unconfirmed {
+    fn hold(&mut self, mac: Mac, event: (String, u64, serde_json::Value, bool)) {
+        if !self.by_mac.contains_key(&mac) {
+            while self.order.len() >= MAX_UNCONFIRMED {
+                let Some(old) = self.order.pop_front() else { break };
+                if self.by_mac.remove(&old).is_some() {
+                    self.forgotten += 1;
+                }
+            }
+            self.order.push_back(mac);
+        }
+        let held = self.by_mac.entry(mac).or_default();
+        if held.len() < MAX_UNCONFIRMED_EVENTS {
+            held.push(event);
+        }
+    }
+
+    fn take(&mut self, mac: Mac) -> Vec<(String, u64, serde_json::Value, bool)> {
+        // `order` keeps the MAC until it reaches the front; removing it there costs nothing.
+        self.by_mac.remove(&mac).unwrap_or_default()
+    }
 }
 
 /// Every store this process opened, for [`sync_all`].
@@ -150,6 +208,7 @@ impl Store {
             dropped: AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
             stuck_ms,
+            unconfirmed: Mutex::default(),
         });
         OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&store));
         Ok(store)
@@ -192,10 +251,35 @@ impl Store {
         self.send(Job::Append(line));
     }
 
-    /// Records an event for `mac` now (see [`Fleet::event`]) and queues its line.
+    /// Records an event for `mac` now (see [`Fleet::event`]) and queues its line; for a MAC the
+    /// fleet does not know, an event that proves nothing is only held ([`Unconfirmed`]).
     pub(crate) fn event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) {
-        let line = self.fleet().event(mac, kind, unix_ms(), fields, boot);
+        let now = unix_ms();
+        if self.fleet().node(mac).is_none() {
+            let mut held = self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner());
+            if proves_nothing(kind) {
+                held.hold(mac, (kind.to_owned(), now, fields, boot));
+                return;
+            }
+            drop(held);
+            self.confirm(mac);
+        }
+        let line = self.fleet().event(mac, kind, now, fields, boot);
         self.append(line);
+    }
+
+    /// Puts the events held for `mac` onto its timeline: it has shown it is a real node.
+    fn confirm(&self, mac: Mac) {
+        let held = self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner()).take(mac);
+        for (kind, t, fields, boot) in held {
+            let line = self.fleet().event(mac, &kind, t, fields, boot);
+            self.append(line);
+        }
+    }
+
+    /// MACs whose held events were forgotten (they never became nodes).
+    pub(crate) fn unconfirmed_forgotten(&self) -> u64 {
+        self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner()).forgotten
     }
 
     /// How many events `mac`'s agent has posted that were kept.
@@ -206,6 +290,7 @@ impl Store {
     /// Records an agent's event unless it is a copy (see [`Fleet::agent_event`]); whether it
     /// was recorded.
     pub(crate) fn agent_event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) -> bool {
+        self.confirm(mac);
         let line = self.fleet().agent_event(mac, kind, unix_ms(), fields, boot);
         match line {
             Some(l) => {
@@ -222,6 +307,7 @@ impl Store {
         if self.closed.load(Ordering::Acquire) {
             return Err(io::Error::other("the master has finished and takes no more inventories"));
         }
+        self.confirm(mac);
         let (done, answer) = smol::channel::bounded(1);
         self.send(Job::Inventory { mac, json, summary, done });
         answer.recv().await.map_err(|_| io::Error::other("the store's writer stopped"))?
@@ -513,6 +599,40 @@ mod tests {
 
     fn mac(last: u8) -> Mac {
         Mac([0x52, 0x54, 0, 0, 0, last])
+    }
+
+    #[test]
+    fn discovers_from_made_up_clients_make_no_nodes_and_a_real_one_keeps_its_first_events() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let pxe = serde_json::json!({"vendor_class": "PXEClient:Arch:00000:UNDI:002001"});
+        // A flood: DISCOVERs (and their offers) from more made-up PXE clients than are held.
+        for i in 0..(MAX_UNCONFIRMED + 100) {
+            let m = Mac([2, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            s.event(m, "dhcp-discover", pxe.clone(), true);
+            s.event(m, "dhcp-offer", pxe.clone(), true);
+        }
+        // A real client among them: DISCOVER, offer, REQUEST, then the ACK that binds.
+        for kind in ["dhcp-discover", "dhcp-offer", "dhcp-request"] {
+            s.event(mac(9), kind, pxe.clone(), true);
+        }
+        assert!(s.fleet().node(mac(9)).is_none(), "nothing proven yet");
+        s.event(mac(9), "dhcp-ack", serde_json::json!({"ip": "10.0.0.9"}), true);
+        smol::block_on(s.sync()).unwrap();
+        assert_eq!(s.fleet().nodes().count(), 1, "only the client that was bound is a node");
+        assert_eq!(s.unconfirmed_forgotten(), 101, "the oldest made-up clients were forgotten");
+        let nodes: Vec<_> = fs::read_dir(d.path().join("nodes")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(nodes, ["52-54-00-00-00-09"], "no directory for a made-up client");
+        let timeline = fs::read_to_string(d.path().join("nodes/52-54-00-00-00-09/events.jsonl")).unwrap();
+        let kinds: Vec<String> = timeline
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, ["dhcp-discover", "dhcp-offer", "dhcp-request", "dhcp-ack"]);
+        // An upload or an agent's event also proves a node.
+        s.event(mac(10), "dhcp-proxy-offer", pxe.clone(), true);
+        assert!(s.agent_event(mac(10), "agent-phase", serde_json::json!({"phase": "probe"}), true));
+        assert_eq!(s.fleet().node(mac(10)).map(|n| n.events.len()), Some(2));
     }
 
     #[test]
