@@ -360,6 +360,8 @@ class Client:
 
 
 def flood(a, stop, counts):
+    """Runs in a process of its own (its own interpreter lock), so the clients' threads do not
+    slow it: `counts` are shared values."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.flood_giaddr, 67))
     s.setblocking(False)
@@ -377,11 +379,12 @@ def flood(a, stop, counts):
         try:
             while True:
                 s.recv(4096)
-                counts["replies"] += 1
+                counts[1] += 1
         except BlockingIOError:
             pass
+        counts[0] = sent
         time.sleep(0.002)
-    counts["sent"] = sent
+    counts[0] = sent
 
 
 ACKED = None
@@ -414,10 +417,12 @@ def main():
     template = open(a.inventory).read()
     deadline = time.monotonic() + a.deadline
     clients = [Client(a.first + i, a, relay, template, deadline) for i in range(a.clients)]
-    stop, fcounts = threading.Event(), {"sent": 0, "replies": 0}
+    import multiprocessing
+
+    stop, fcounts = multiprocessing.Event(), multiprocessing.Array("q", 2)
     flooder = None
     if a.flood > 0:
-        flooder = threading.Thread(target=flood, args=(a, stop, fcounts), daemon=True)
+        flooder = multiprocessing.Process(target=flood, args=(a, stop, fcounts), daemon=True)
         flooder.start()
     t0 = time.monotonic()
     threads = []
@@ -433,6 +438,8 @@ def main():
     stop.set()
     if flooder:
         flooder.join(5)
+        if flooder.is_alive():
+            flooder.terminate()
     renewed = {}
     if a.renew_file:
         print("storm.py: all clients ended; waiting for %s" % a.renew_file, flush=True, file=__import__("sys").stderr)
@@ -456,7 +463,8 @@ def main():
         "duplicate_addresses": len(ips) - len(set(ips)),
         "failed": [{"mac": mac_text(c.mac), "error": c.error, "times": c.times} for c in clients if not c.done][:20],
         "relay_stray_replies": relay.stray,
-        "flood": fcounts if a.flood > 0 else None,
+        "flood": {"sent": fcounts[0], "replies": fcounts[1], "per_s": round(fcounts[0] / max(elapsed, 0.001))}
+        if a.flood > 0 else None,
         "impaired": IMPAIRED if a.impair > 0 else None,
     }
     if a.renew_file:

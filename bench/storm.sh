@@ -168,7 +168,7 @@ print("storm: server counters (last incarnation) %s" % json.dumps(drops))
 print("storm: peak RSS of recon serve %d KiB; SIGKILLs survived %d; acknowledged uploads checked on disk %d"
       % (peak, kills, len(acked)))
 if r.get("flood"):
-    print("storm: flood sent %d DISCOVERs, %d answered" % (r["flood"]["sent"], r["flood"]["replies"]))
+    print("storm: flood sent %d DISCOVERs (%d a second), %d answered" % (r["flood"]["sent"], r["flood"]["per_s"], r["flood"]["replies"]))
 if r.get("impaired"):
     print("storm: impaired datagrams %s" % json.dumps(r["impaired"]))
 if "renewed_same" in r:
