@@ -23,23 +23,67 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 
 
 # The uploaders' nodes, 1..=--uploaders (bench/dhcp-uploads.sh makes their macvlans).
 NODE_MAC = "52:54:00:ee:01:%02x"
-NODE_IP = "10.77.1.%d"
 
 
-def discover(xid: int, mac: bytes, giaddr: str) -> bytes:
+def lease(sock, server, giaddr, mac_text, iface):
+    """DISCOVER and REQUEST for an uploader's MAC through the relay socket, then its address on
+    its macvlan: the master gives a node's token only to the address it leased to that node."""
+    mac = bytes(int(x, 16) for x in mac_text.split(":"))
+    for _ in range(20):
+        xid = random.getrandbits(32)
+        sock.sendto(discover(xid, mac, giaddr), (server, 67))
+        offer = wait_reply(sock, xid)
+        if not offer:
+            continue
+        ip = socket.inet_ntoa(offer[16:20])
+        sock.sendto(discover(xid, mac, giaddr, kind=3, extra=bytes([50, 4]) + offer[16:20]
+                             + bytes([54, 4]) + socket.inet_aton(server)), (server, 67))
+        ack = wait_reply(sock, xid)
+        if ack and msg_type(ack) == 5:
+            subprocess.run(["ip", "addr", "replace", ip + "/16", "dev", iface], check=True)
+            return ip
+    raise SystemExit("dhcp-uploads.py: no lease for " + mac_text)
+
+
+def msg_type(d):
+    i = 240
+    while i + 1 < len(d) and d[i] != 255:
+        if d[i] == 0:
+            i += 1
+            continue
+        if d[i] == 53:
+            return d[i + 2]
+        i += 2 + d[i + 1]
+    return None
+
+
+def wait_reply(sock, xid, limit=2.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            d = sock.recv(2048)
+        except socket.timeout:
+            continue
+        if len(d) > 243 and struct.unpack("!I", d[4:8])[0] == xid:
+            return d
+    return None
+
+
+def discover(xid: int, mac: bytes, giaddr: str, kind: int = 1, extra: bytes = b"") -> bytes:
     head = struct.pack(
         "!BBBBIHH4s4s4s4s16s64s128s",
         1, 1, 6, 1, xid, 0, 0,
         b"\0" * 4, b"\0" * 4, b"\0" * 4, socket.inet_aton(giaddr),
         mac + b"\0" * 10, b"\0" * 64, b"\0" * 128,
     )
-    return head + b"\x63\x82\x53\x63" + bytes([53, 1, 1, 255])
+    return head + b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + extra + bytes([255])
 
 
 def percentile(sorted_ms, p):
@@ -105,10 +149,10 @@ def request(server, source, method, path, body=None, headers=None):
         c.close()
 
 
-def uploader(server, n, body, stop, counts, lock):
-    # Node n: a macvlan in the client namespace with this MAC and address (made by
-    # bench/dhcp-uploads.sh), so the master hands the token to it, as to a real node.
-    mac, source = NODE_MAC % n, NODE_IP % n
+def uploader(server, n, source, body, stop, counts, lock):
+    # Node n: a macvlan in the client namespace with this MAC (made by bench/dhcp-uploads.sh)
+    # and the address the master leased it, so the master hands it its token, as to a node.
+    mac = NODE_MAC % n
     status, script = request(server, source, "GET", f"/boot.ipxe?mac={mac}")
     if status != 200:
         with lock:
@@ -142,12 +186,13 @@ def main():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((a.giaddr, 67))
     sock.settimeout(0.1)
+    sources = {n: lease(sock, a.server, a.giaddr, NODE_MAC % n, "up%d" % n) for n in range(1, a.uploaders + 1)}
     out = {"idle": phase(sock, a.server, a.giaddr, a.count, a.rate)}
     stop = threading.Event()
     counts = {"ok": 0, "failed": 0}
     lock = threading.Lock()
     threads = [
-        threading.Thread(target=uploader, args=(a.server, n, body, stop, counts, lock), daemon=True)
+        threading.Thread(target=uploader, args=(a.server, n, sources[n], body, stop, counts, lock), daemon=True)
         for n in range(1, a.uploaders + 1)
     ]
     for t in threads:

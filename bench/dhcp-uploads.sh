@@ -97,12 +97,15 @@ ip link set du-s netns "$NS_S"; ip link set du-c netns "$NS_C"
 ip -n "$NS_S" link set lo up; ip -n "$NS_C" link set lo up
 ip -n "$NS_S" link set du-s up; ip -n "$NS_C" link set du-c up
 ip -n "$NS_C" addr add 10.77.0.2/16 dev du-c
-# The uploaders' nodes: a macvlan each with the node's MAC and address (bench/dhcp-uploads.py's
-# NODE_MAC and NODE_IP), so the master gives each its token as it would a real node.
+# The uploaders' nodes: a macvlan each with the node's MAC (bench/dhcp-uploads.py's NODE_MAC);
+# the script leases each an address from the master and puts it there, so the master gives each
+# its token as it would a real node.
+# Only the interface that has an address answers ARP for it (else du-c answers too, with its
+# own MAC, and the master's neighbour table no longer shows the node's).
+ip netns exec "$NS_C" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
 for n in $(seq "$UPLOADERS"); do
     ip -n "$NS_C" link add link du-c name up$n type macvlan mode bridge
     ip -n "$NS_C" link set up$n address "$(printf '52:54:00:ee:01:%02x' "$n")" up
-    ip -n "$NS_C" addr add "10.77.1.$n/16" dev up$n
 done
 
 echo "build,round,phase,sent,lost,p50_ms,p90_ms,p99_ms,max_ms,uploads_201,uploads_failed" > "$OUT"
