@@ -27,63 +27,55 @@ import subprocess
 import threading
 import time
 
+import storm  # bench/storm.py: its DHCP client messages
+
 
 # The uploaders' nodes, 1..=--uploaders (bench/dhcp-uploads.sh makes their macvlans).
 NODE_MAC = "52:54:00:ee:01:%02x"
 
 
 def lease(sock, server, giaddr, mac_text, iface):
-    """DISCOVER and REQUEST for an uploader's MAC through the relay socket, then its address on
-    its macvlan: the master gives a node's token only to the address it leased to that node."""
+    """DISCOVER and REQUEST for an uploader's MAC through the relay socket (bench/storm.py's
+    DHCP client messages), then its address on its macvlan: the master gives a node's token only
+    to the address it leased to that node."""
     mac = bytes(int(x, 16) for x in mac_text.split(":"))
     for _ in range(20):
         xid = random.getrandbits(32)
-        sock.sendto(discover(xid, mac, giaddr), (server, 67))
+        sock.sendto(storm.dhcp_message(storm.DISCOVER, xid, mac, giaddr), (server, 67))
         offer = wait_reply(sock, xid)
-        if not offer:
+        if not offer or offer[1] != storm.OFFER:
             continue
-        ip = socket.inet_ntoa(offer[16:20])
-        sock.sendto(discover(xid, mac, giaddr, kind=3, extra=bytes([50, 4]) + offer[16:20]
-                             + bytes([54, 4]) + socket.inet_aton(server)), (server, 67))
+        ip = offer[2]
+        req = storm.dhcp_message(storm.REQUEST, xid, mac, giaddr, requested=ip, server_id=offer[4])
+        sock.sendto(req, (server, 67))
         ack = wait_reply(sock, xid)
-        if ack and msg_type(ack) == 5:
+        if ack and ack[1] == storm.ACK:
             subprocess.run(["ip", "addr", "replace", ip + "/16", "dev", iface], check=True)
             return ip
     raise SystemExit("dhcp-uploads.py: no lease for " + mac_text)
 
 
-def msg_type(d):
-    i = 240
-    while i + 1 < len(d) and d[i] != 255:
-        if d[i] == 0:
-            i += 1
-            continue
-        if d[i] == 53:
-            return d[i + 2]
-        i += 2 + d[i + 1]
-    return None
-
-
 def wait_reply(sock, xid, limit=2.0):
+    """The reply with this xid, parsed (storm.parse_dhcp), or None after `limit` seconds."""
     end = time.monotonic() + limit
     while time.monotonic() < end:
         try:
-            d = sock.recv(2048)
+            p = storm.parse_dhcp(sock.recv(2048))
         except socket.timeout:
             continue
-        if len(d) > 243 and struct.unpack("!I", d[4:8])[0] == xid:
-            return d
+        if p and p[0] == xid:
+            return p
     return None
 
 
-def discover(xid: int, mac: bytes, giaddr: str, kind: int = 1, extra: bytes = b"") -> bytes:
+def discover(xid: int, mac: bytes, giaddr: str) -> bytes:
     head = struct.pack(
         "!BBBBIHH4s4s4s4s16s64s128s",
         1, 1, 6, 1, xid, 0, 0,
         b"\0" * 4, b"\0" * 4, b"\0" * 4, socket.inet_aton(giaddr),
         mac + b"\0" * 10, b"\0" * 64, b"\0" * 128,
     )
-    return head + b"\x63\x82\x53\x63" + bytes([53, 1, kind]) + extra + bytes([255])
+    return head + b"\x63\x82\x53\x63" + bytes([53, 1, 1, 255])
 
 
 def percentile(sorted_ms, p):

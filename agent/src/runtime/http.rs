@@ -366,7 +366,7 @@ fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: Socket
         unload();
         log::warn!("http: {} connections open, refusing {peer}", shared.cfg.max_connections);
         Counts::bump(&shared.counts.refused_busy, 1);
-        refuse_busy(ex, stream, "too many connections; try again shortly", shared);
+        refuse_busy(ex, stream, peer, "too many connections; try again shortly", shared);
         return;
     }
     if !shared.source_open(*peer.ip()) {
@@ -374,7 +374,7 @@ fn start(ex: &LocalExecutor<'static>, me: usize, stream: TcpStream, peer: Socket
         unload();
         log::warn!("http: {} connections open from {}, refusing another", shared.cfg.max_per_source, peer.ip());
         Counts::bump(&shared.counts.refused_source, 1);
-        refuse_busy(ex, stream, "too many connections from this address; try again shortly", shared);
+        refuse_busy(ex, stream, peer, "too many connections from this address; try again shortly", shared);
         return;
     }
     let slot = Slot(shared.clone(), me, *peer.ip());
@@ -462,7 +462,13 @@ impl Drop for BodyLease<'_> {
 
 /// Over a connection limit: 503 and close. At most 64 of these at a time; past that the
 /// connection is just closed.
-fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, why: &'static str, shared: &Arc<Shared>) {
+fn refuse_busy(
+    ex: &LocalExecutor<'_>,
+    stream: Io<TcpStream>,
+    peer: SocketAddrV4,
+    why: &'static str,
+    shared: &Arc<Shared>,
+) {
     if shared.refusing.fetch_add(1, Ordering::AcqRel) >= 64 {
         shared.refusing.fetch_sub(1, Ordering::AcqRel);
         return;
@@ -470,11 +476,7 @@ fn refuse_busy(ex: &LocalExecutor<'_>, stream: Io<TcpStream>, why: &'static str,
     let shared = shared.clone();
     ex.spawn(async move {
         let (head, body) = text_response(503, why);
-        let peer = stream.get_ref().peer_addr().ok().and_then(|a| match a {
-            SocketAddr::V4(v) => Some(v),
-            SocketAddr::V6(_) => None,
-        });
-        let mut c = Conn { stream, peer: peer.unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)), buf: Vec::new() };
+        let mut c = Conn { stream, peer, buf: Vec::new() };
         let out = [head.field("Retry-After", "1").encode(false, false, unix_secs()), body].concat();
         if c.write_all(&out, Duration::from_secs(1)).await.is_ok() {
             c.linger(Duration::from_secs(1)).await;

@@ -255,15 +255,21 @@ impl Store {
     /// fleet does not know, an event that proves nothing is only held ([`Unconfirmed`]).
     pub(crate) fn event(&self, mac: Mac, kind: &str, fields: serde_json::Value, boot: bool) {
         let now = unix_ms();
-        if self.fleet().node(mac).is_none() {
-            let mut held = self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner());
-            if proves_nothing(kind) {
-                held.hold(mac, (kind.to_owned(), now, fields, boot));
+        {
+            let mut fleet = self.fleet();
+            if fleet.node(mac).is_some() {
+                // The common case, under one lock: a node the fleet knows.
+                let line = fleet.event(mac, kind, now, fields, boot);
+                drop(fleet);
+                self.append(line);
                 return;
             }
-            drop(held);
-            self.confirm(mac);
         }
+        if proves_nothing(kind) {
+            self.unconfirmed.lock().unwrap_or_else(|e| e.into_inner()).hold(mac, (kind.to_owned(), now, fields, boot));
+            return;
+        }
+        self.confirm(mac);
         let line = self.fleet().event(mac, kind, now, fields, boot);
         self.append(line);
     }
