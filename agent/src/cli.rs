@@ -448,7 +448,7 @@ fn serve_with_board(a: master::ServeArgs) -> anyhow::Result<ExitCode> {
     let (tx, rx) = smol::channel::bounded(1);
     let master = std::thread::Builder::new().name("master".into()).spawn(move || master::run_with(a, Some(tx)))?;
     let server = match smol::block_on(rx.recv()) {
-        Ok(Ok((server, _))) => server,
+        Ok(Ok(started)) => started.server,
         Ok(Err(e)) => bail!("serve: {e} (log: {})", log_path.display()),
         // The master ended before it served: its own error says why.
         Err(_) => match master.join() {

@@ -241,19 +241,34 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     run_with(args, None)
 }
 
-/// What a master that started says on its `ready` channel: the address it serves on and its
-/// store (where the agent that runs it keeps its own inventory).
-pub(crate) type Ready = Result<(Ipv4Addr, Arc<Store>), String>;
+/// What a master that started says on its `ready` channel.
+pub(crate) type Ready = Result<Started, String>;
+
+/// A master that serves, as the agent that started it holds it.
+pub(crate) struct Started {
+    /// The address it serves on.
+    pub(crate) server: Ipv4Addr,
+    /// Its store, where the agent keeps its own inventory.
+    pub(crate) store: Arc<Store>,
+    /// Higher recon masters met on the segment, which stand down for this one.
+    pub(crate) rivals: runtime::guard::Rivals,
+    /// Stands the master down: send where to say what it did (`Finisher::stand_down`, the
+    /// address given up); its services end after that.
+    pub(crate) stop: smol::channel::Sender<(String, smol::channel::Sender<Result<String, String>>)>,
+}
 
 /// As [`run`], and says on `ready` which address it serves on once every service is started.
 pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Ready>>) -> anyhow::Result<()> {
     let ifindex = nix::net::if_::if_nametoindex(args.interface.as_str())
         .with_context(|| format!("no interface {}", args.interface))?;
+    // The address this master put on the interface, given up if it stands down.
+    let mut added = None;
     if let Some(wanted) = args.address {
         let mut rtnl = runtime::netlink::Rtnl::open().context("rtnetlink")?;
         rtnl.set_up(ifindex).with_context(|| format!("bringing {} up", args.interface))?;
         let (ip, prefix) = free_address(&args.interface, wanted, &args.spare_addresses)?;
         rtnl.add_address(ifindex, ip, prefix).with_context(|| format!("adding {ip}/{prefix} to {}", args.interface))?;
+        added = Some((ip, prefix));
         let iface = args.interface.clone();
         if let Ok(mac) = interface_mac(&iface) {
             // In the background: the neighbours learn the address while the services start.
@@ -316,6 +331,8 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
         let dhcp =
             Rc::new(RefCell::new(runtime::dhcp::Dhcp::open(cfg, &args.data, ifindex, store.clone(), names.clone())?));
         dhcp.borrow_mut().set_own_mac(mac);
+        let rivals = runtime::guard::Rivals::default();
+        dhcp.borrow_mut().rivals = rivals.clone();
         if mode == Mode::Full {
             // The interlock: stop at the first sign of another DHCP server or a router, unless
             // the operator asked for full DHCP (then only say so).
@@ -348,6 +365,7 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
             peer_poweroff: args.peer_poweroff.clone(),
             extents: args.extents.clone(),
             durable: durable.is_ok(),
+            master_mac: Some(mac),
             ..runtime::http::HttpConfig::default()
         };
         http_cfg.boot.append = args.append.clone();
@@ -360,7 +378,8 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
             args.unmount_on_finish,
             args.poweroff_on_finish,
         ));
-        let http = ex.spawn(runtime::http::serve(http_cfg, store.clone(), Some(finisher)));
+        let http = ex.spawn(runtime::http::serve(http_cfg, store.clone(), Some(finisher.clone())));
+        let (stop_tx, stop_rx) = smol::channel::bounded::<(String, smol::channel::Sender<Result<String, String>>)>(1);
         if args.on_stick {
             let url = if server == Ipv4Addr::UNSPECIFIED { String::new() } else { format!("http://{server}") };
             let _ = std::fs::create_dir_all("/run/recon");
@@ -373,8 +392,30 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
         if let Some(r) = &ready {
             // The services bind their sockets on their first poll: let them run once.
             smol::future::yield_now().await;
-            let _ = r.send(Ok((server, store.clone()))).await;
+            let _ = r.send(Ok(Started { server, store: store.clone(), rivals, stop: stop_tx })).await;
         }
+        // Standing down (the agent met a master with a lower MAC): wind up as a finish does,
+        // without powering off, give up the address, then end every service.
+        let stood_down = async {
+            let Ok((to, answer)) = stop_rx.recv().await else {
+                return smol::future::pending::<anyhow::Result<()>>().await;
+            };
+            let f = finisher.clone();
+            let mut r = smol::unblock(move || f.stand_down(&to)).await;
+            if args.on_stick {
+                let _ = std::fs::remove_file(crate::board::MASTER_URL_FILE);
+            }
+            if let Some((ip, prefix)) = added {
+                let gone = runtime::netlink::Rtnl::open().and_then(|mut n| n.del_address(ifindex, ip, prefix));
+                r = match (r, gone) {
+                    (Ok(said), Ok(())) => Ok(format!("{said}\n{ip}/{prefix} given up")),
+                    (Ok(said), Err(e)) => Ok(format!("{said}\n{ip}/{prefix} could not be given up: {e}")),
+                    (Err(e), _) => Err(e),
+                };
+            }
+            let _ = answer.send(r).await;
+            Ok(())
+        };
         // The first service to fail ends the master, loudly.
         smol::future::or(
             smol::future::or(
@@ -383,7 +424,7 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
                 }),
                 smol::future::or(async { dns.await.context("dns") }, async { tftp.await.context("tftp") }),
             ),
-            async { http.await.context("http") },
+            smol::future::or(async { http.await.context("http") }, stood_down),
         )
         .await
     }))

@@ -177,3 +177,64 @@ fn a_node_without_carrier_waits_for_its_link_and_then_goes_on() {
     assert!(l.contains("eth0 has a link after"), "{l}");
     assert!(p.try_wait().is_none(), "the master stays up:\n{l}");
 }
+
+/// Two halves of a segment, each with a node booted from its own medium that became a master
+/// alone, joined while both serve (a partition that heals): the higher MAC checks the lower
+/// one's claim, stands down (its store closed, its address given up), leases an address from the
+/// lower one and uploads its inventory there; the lower serves on, its DHCP never stopped by
+/// the other's replies. `same` gives both the same address (two masters that each took the
+/// default alone): the claim is then checked by ARP, not HTTP.
+fn two_masters_meet(name: &str, addr1: &str, addr2: &str) {
+    require_root();
+    let dir = scratch_dir(name);
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let hubs = [Netns::new("recon-meet-a"), Netns::new("recon-meet-b")];
+    let mut nodes = Vec::new();
+    for (k, addr) in [(1u8, addr1), (2, addr2)] {
+        let hub = &hubs[usize::from(k - 1)];
+        hub.bridge("br0");
+        let ns = Netns::new(&format!("recon-meet-n{k}"));
+        veth(&ns, "eth0", hub, "p0");
+        hub.exec_ok(&["ip", "link", "set", "p0", "master", "br0"]);
+        ns.exec_ok(&["ip", "link", "set", "eth0", "address", &mac(k)]);
+        let data = dir.join(format!("data{k}"));
+        let root = tree(&dir, k);
+        let log = dir.join(format!("node{k}.log"));
+        // Each master's interlock probes every 30 s: joined, each hears the other's DHCP.
+        let p = agent(&ns, &boot, &data, &root, &format!("recon.poweroff=always recon.address={addr}"), &log);
+        nodes.push((ns, data, log, p));
+    }
+    let paths: Vec<(PathBuf, PathBuf)> = nodes.iter().map(|n| (n.1.clone(), n.2.clone())).collect();
+    let log = |k: u8| std::fs::read_to_string(&paths[usize::from(k - 1)].1).unwrap_or_default();
+    let logs = || (1..=2).map(|k| format!("--- node{k}\n{}", log(k))).collect::<String>();
+    let data = |k: u8| paths[usize::from(k - 1)].0.clone();
+    let both = wait_for(Duration::from_secs(90), || (1..=2).all(|k| stored_serial(&data(k), k).is_some()));
+    assert!(both, "each half did not get a master of its own:\n{}", logs());
+    // The halves meet.
+    veth(&hubs[0], "j0", &hubs[1], "j1");
+    hubs[0].exec_ok(&["ip", "link", "set", "j0", "master", "br0"]);
+    hubs[1].exec_ok(&["ip", "link", "set", "j1", "master", "br0"]);
+    let joined = wait_for(Duration::from_secs(120), || stored_serial(&data(1), 2).is_some());
+    assert!(joined, "the higher master's inventory did not reach the lower one:\n{}", logs());
+    assert_eq!(stored_serial(&data(1), 2), Some(serial(2)));
+    let exited = wait_for(Duration::from_secs(30), || nodes[1].3.try_wait().is_some());
+    let (l1, l2) = (log(1), log(2));
+    assert!(exited, "node2 did not finish as a node:\n{}", logs());
+    assert!(l2.contains("STOOD DOWN for 02:00:00:e1:ec:01"), "{}", logs());
+    assert!(l2.contains("given up") && l2.contains("phase upload"), "{}", logs());
+    assert!(!l1.contains("DHCP STOPPED") && !l1.contains("stood-down"), "the lower master stopped:\n{}", logs());
+    assert!(nodes[0].3.try_wait().is_none(), "the lower master serves on:\n{}", logs());
+    // What node2 stored while it served stays in its own data directory.
+    assert_eq!(stored_serial(&data(2), 2), Some(serial(2)));
+}
+
+#[test]
+fn two_masters_that_meet_resolve_to_the_lower_mac() {
+    two_masters_meet("meet", "10.213.12.1/24", "10.213.12.2/24");
+}
+
+#[test]
+fn two_masters_on_the_same_address_resolve_to_the_lower_mac() {
+    two_masters_meet("meet-same", "10.213.13.1/24", "10.213.13.1/24");
+}

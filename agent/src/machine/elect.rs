@@ -3,8 +3,10 @@
 //! sees the same set. So nodes that start within about 14 s of each other (Probe's few seconds
 //! plus this window; two sticks switched on together differ by a few seconds of firmware and
 //! boot) elect the lowest MAC. A node that hears a master already serving, or starting to,
-//! joins it at once: a master never hands over once it has begun, so a stick booted later on
-//! the same segment becomes a peer whatever its MAC.
+//! joins it at once: a master does not hand over to a node that boots later, so a stick booted
+//! later on the same segment becomes a peer whatever its MAC. (Two masters that both serve,
+//! after a partition heals or a lost election, resolve to the lower MAC: see [`super::serve`].)
+//! Beacons from masters whose claims failed (see [`super::fetch`]) are ignored for a while.
 
 use std::net::Ipv4Addr;
 
@@ -52,16 +54,16 @@ impl Elect {
 
     pub(super) fn step(mut self, ctx: &mut Ctx, now: Ms, input: Option<Input>) -> Next {
         if let Some(Input::Beacon { data, .. }) = input
-            && let Some(b) = Beacon::decode(&data)
+            && let Some(b) = Beacon::decode(&data).filter(|b| b.mac != ctx.facts.mac && ctx.trusts(b.mac, now))
         {
             if b.serving && !b.addr.is_unspecified() {
-                ctx.event("master-found", "elect", format!("{} serves", b.addr), now);
-                return Next::Fetch(Fetch::start(ctx, now, Some(b.addr)));
+                ctx.event("master-found", "elect", format!("{} serves at {}", b.mac, b.addr), now);
+                return Next::Fetch(Fetch::following(ctx, now, b.mac, Some(b.addr), self.foreign_dhcp));
             }
             // A master still starting its services: there is one; wait for where it serves.
-            if b.serving && b.mac != ctx.facts.mac {
+            if b.serving {
                 ctx.event("master-found", "elect", format!("{} is starting to serve", b.mac), now);
-                return Next::Fetch(Fetch::start(ctx, now, None));
+                return Next::Fetch(Fetch::following(ctx, now, b.mac, None, self.foreign_dhcp));
             }
             if b.candidate && b.mac < self.lowest {
                 self.lowest = b.mac;
@@ -73,7 +75,7 @@ impl Elect {
                 Next::Serve(Serve::start(ctx, now, self.foreign_dhcp))
             } else {
                 ctx.event("elected", "elect", format!("{} serves", self.lowest), now);
-                Next::Fetch(Fetch::start(ctx, now, None))
+                Next::Fetch(Fetch::following(ctx, now, self.lowest, None, self.foreign_dhcp))
             };
         }
         if now >= self.next_beacon {

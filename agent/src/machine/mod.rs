@@ -74,6 +74,11 @@ pub struct Manifest {
     /// the peer does not power off. Masters that do not say keep it.
     #[serde(default = "yes")]
     pub durable: bool,
+    /// The MAC of the master that answers (`52:54:00:..`): a node that followed a beacon checks
+    /// it against the beacon's, so a beacon cannot point it at some other server. Masters that
+    /// do not say are taken at their word.
+    #[serde(default)]
+    pub master: Option<String>,
 }
 
 fn yes() -> bool {
@@ -136,6 +141,11 @@ pub enum Input {
     InventoryDone(Result<Vec<u8>, Failure>),
     /// The upload's HTTP status, or the transport error.
     UploadResult(Result<u16, Failure>),
+    /// [`Action::CheckMaster`]'s answer: that master serves a manifest naming its MAC there.
+    MasterChecked(Result<(), Failure>),
+    /// [`Action::StopMaster`] is done: this node's services are down, its store closed, and the
+    /// address it took for them given up. What it did, for the timeline.
+    MasterStopped(Result<String, Failure>),
 }
 
 /// What the runtime must do.
@@ -176,6 +186,29 @@ pub enum Action {
     PowerOff,
     /// Stay up; print this on the console.
     Announce(String),
+    /// Ask the master a beacon claims serves at `addr` for its manifest (no token asked) and
+    /// check it names `mac`.
+    CheckMaster {
+        /// Where the beacon says it serves.
+        addr: Ipv4Addr,
+        /// Whose beacon it was.
+        mac: Mac,
+    },
+    /// Stand this master down for another: DHCP stops, the store is closed (RECONDATA
+    /// unmounted), the services end and the address taken for them is given up.
+    StopMaster {
+        /// The master this one yields to, for the console.
+        to: Mac,
+        /// Where it serves.
+        addr: Ipv4Addr,
+    },
+    /// Another master (a higher MAC, which yields to this one) serves at `addr`: its DHCP
+    /// replies are no sign of a foreign server for a while (the interlock would otherwise stop
+    /// this one's DHCP before the other has stood down).
+    RivalMaster {
+        /// Where it serves.
+        addr: Ipv4Addr,
+    },
 }
 
 /// An event for the node's timeline on the master.
@@ -238,6 +271,8 @@ pub(crate) struct Ctx {
     out: VecDeque<Output>,
     /// A deterministic per-agent random sequence for jitter (xorshift64* seeded by the MAC).
     rng: u64,
+    /// Masters whose beacons' claims did not hold, and until when their beacons are ignored.
+    distrusted: Vec<(Mac, Ms)>,
 }
 
 impl Ctx {
@@ -253,6 +288,17 @@ impl Ctx {
         self.out.push_back(Output::Event(Event { kind, phase, detail, at }));
     }
 
+    /// Ignores `mac`'s beacons for [`DISTRUST_MS`].
+    pub(crate) fn distrust(&mut self, mac: Mac, now: Ms) {
+        self.distrusted.retain(|&(m, until)| m != mac && until > now);
+        self.distrusted.push((mac, now + DISTRUST_MS));
+    }
+
+    /// Whether `mac`'s beacons are believed at `now`.
+    pub(crate) fn trusts(&self, mac: Mac, now: Ms) -> bool {
+        !self.distrusted.iter().any(|&(m, until)| m == mac && now < until)
+    }
+
     /// A number in `0..n`.
     pub(crate) fn random(&mut self, n: u64) -> u64 {
         self.rng ^= self.rng >> 12;
@@ -261,6 +307,9 @@ impl Ctx {
         self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
     }
 }
+
+/// How long a master whose beacon's claim did not hold is ignored.
+pub(crate) const DISTRUST_MS: Ms = 300_000;
 
 /// Capped exponential backoff with ±25 % jitter: 1 s, 2 s, 4 s ... 30 s.
 pub(crate) fn backoff(ctx: &mut Ctx, attempt: u32) -> Ms {
@@ -282,7 +331,7 @@ impl Agent {
         let seed =
             facts.mac.0.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
                 | 1;
-        let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed };
+        let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed, distrusted: Vec::new() };
         let phase = Probe::start(&mut ctx, now);
         let mut a = Agent { phase: Phase::Probe(phase), ctx };
         a.ctx.event("phase", "probe", String::new(), now);
@@ -342,10 +391,14 @@ impl Agent {
                     elect::Next::Serve(s) => Phase::Serve(s),
                     elect::Next::Fetch(f) => Phase::Fetch(f),
                 },
-                Phase::Serve(s) => Phase::Serve(s.step(ctx, now, input.take())),
+                Phase::Serve(s) => match s.step(ctx, now, input.take()) {
+                    serve::Next::Stay(s) => Phase::Serve(s),
+                    serve::Next::Fetch(f) => Phase::Fetch(f),
+                },
                 Phase::Fetch(f) => match f.step(ctx, now, input.take()) {
                     fetch::Next::Stay(f) => Phase::Fetch(f),
                     fetch::Next::Inventory(i) => Phase::Inventory(i),
+                    fetch::Next::Elect(e) => Phase::Elect(e),
                 },
                 Phase::Inventory(i) => match i.step(ctx, now, input.take()) {
                     inventory::Next::Stay(i) => Phase::Inventory(i),
@@ -481,6 +534,7 @@ mod tests {
                 poweroff: None,
                 token: from_master.map(str::to_owned),
                 durable: true,
+                master: None,
             };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1])));
@@ -509,6 +563,7 @@ mod tests {
                 poweroff: from_master.map(str::to_owned),
                 token: None,
                 durable: true,
+                master: None,
             };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1, 2, 3])));
@@ -535,8 +590,13 @@ mod tests {
         for line in ["recon.poweroff=always", "recon.poweroff=auto"] {
             let line = format!("BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.0.0.1 {line}");
             let mut a = Agent::new(facts(1, &line, true), 0);
-            let man =
-                Manifest { upload_url: "http://10.0.0.1/u/{mac}".into(), poweroff: None, token: None, durable: false };
+            let man = Manifest {
+                upload_url: "http://10.0.0.1/u/{mac}".into(),
+                poweroff: None,
+                token: None,
+                durable: false,
+                master: None,
+            };
             a.handle_input(1, Input::Manifest(Ok((Ipv4Addr::new(10, 0, 0, 1), man))));
             a.handle_input(2, Input::InventoryDone(Ok(vec![1])));
             a.handle_input(3, Input::UploadResult(Ok(201)));

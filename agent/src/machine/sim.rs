@@ -14,6 +14,8 @@ enum Due {
     Input(usize, InputKey),
     Wake(usize),
     PowerOn(usize),
+    /// A forged beacon goes out (`Sim::ghost`).
+    Ghost,
 }
 
 /// Inputs in the queue (Input is not Ord; this index is).
@@ -27,6 +29,10 @@ struct Node {
     powered_off_at: Option<Ms>,
     announced: bool,
     serving: bool,
+    /// It served and stood down for another master.
+    stood_down: bool,
+    /// Nodes in different groups hear nothing of each other until `Sim::heal_at`.
+    group: u8,
     uploads_sent: u32,
     /// Set while the node is still off: its facts, for the agent that starts at power-on.
     off: Option<Facts>,
@@ -43,9 +49,16 @@ pub(super) struct Sim {
     pub(super) loss: u64,
     /// The master's store: MAC -> body, written before the 201 goes out.
     pub(super) stored: BTreeMap<Mac, Vec<u8>>,
+    /// Where each inventory was stored last: the address of the master that took it.
+    pub(super) stored_at: BTreeMap<Mac, Ipv4Addr>,
     /// The master is down (restarting) until this time.
     pub(super) down_until: Ms,
-    master: Option<Ipv4Addr>,
+    /// Masters serving now: address -> node.
+    masters: BTreeMap<Ipv4Addr, usize>,
+    /// Until this time the segment is split by `Node::group`.
+    pub(super) heal_at: Ms,
+    /// A beacon nobody's agent sent, broadcast every 2 s from the start.
+    pub(super) ghost: Option<Vec<u8>>,
 }
 
 fn cmdline(s: &str) -> Cmdline {
@@ -73,8 +86,11 @@ impl Sim {
             rng: seed | 1,
             loss,
             stored: BTreeMap::new(),
+            stored_at: BTreeMap::new(),
             down_until: 0,
-            master: None,
+            masters: BTreeMap::new(),
+            heal_at: 0,
+            ghost: None,
         };
         for (i, (on_at, f)) in all.into_iter().enumerate() {
             let ip = Ipv4Addr::new(10, 0, (i >> 8) as u8, (i % 250 + 2) as u8);
@@ -86,6 +102,8 @@ impl Sim {
                 powered_off_at: None,
                 announced: false,
                 serving: false,
+                stood_down: false,
+                group: 0,
                 uploads_sent: 0,
                 off,
             });
@@ -122,8 +140,34 @@ impl Sim {
         self.at(self.now + after, Due::Input(i, k));
     }
 
-    fn master_up(&self) -> bool {
-        self.master.is_some() && self.now >= self.down_until
+    /// Whether nodes `a` and `b` reach each other now.
+    fn reach(&self, a: usize, b: usize) -> bool {
+        self.now >= self.heal_at || self.nodes[a].group == self.nodes[b].group
+    }
+
+    /// The master serving at `addr` that node `i` reaches, if any.
+    fn master_at(&self, i: usize, addr: Ipv4Addr) -> Option<usize> {
+        let m = *self.masters.get(&addr)?;
+        (self.now >= self.down_until && self.reach(i, m)).then_some(m)
+    }
+
+    /// The master DHCP would lead node `i` to: the first it reaches.
+    fn any_master(&self, i: usize) -> Option<Ipv4Addr> {
+        self.masters.iter().find(|&(_, &m)| self.reach(i, m)).map(|(a, _)| *a)
+    }
+
+    /// A forged beacon, broadcast every 2 s from now on.
+    pub(super) fn haunt(&mut self, b: &beacon::Beacon) {
+        self.ghost = Some(b.encode());
+        self.at(self.now, Due::Ghost);
+    }
+
+    /// Sets the groups (the segment is split until `heal_at`).
+    pub(super) fn split(&mut self, groups: &[u8], heal_at: Ms) {
+        for (n, &g) in self.nodes.iter_mut().zip(groups) {
+            n.group = g;
+        }
+        self.heal_at = heal_at;
     }
 
     /// Carries out what agent `i` asked for.
@@ -132,7 +176,7 @@ impl Sim {
             match o {
                 Output::Broadcast(data) => {
                     for j in 0..self.nodes.len() {
-                        if j != i && self.nodes[j].off.is_none() && !self.lost() {
+                        if j != i && self.nodes[j].off.is_none() && self.reach(i, j) && !self.lost() {
                             let from = self.nodes[i].ip;
                             self.deliver(j, 1, Input::Beacon { from, data: data.clone() });
                         }
@@ -152,26 +196,43 @@ impl Sim {
             Action::ProbeDhcp => self.deliver(i, 2_000, Input::ProbeResult { foreign_dhcp: None }),
             Action::StartMaster { .. } => {
                 let ip = self.nodes[i].ip;
-                self.master = Some(ip);
+                self.masters.insert(ip, i);
                 self.nodes[i].serving = true;
                 self.deliver(i, 100, Input::ServeStarted(Ok(ip)));
             }
             Action::FetchManifest { hint } => {
-                let target = hint.or(self.master);
-                let ok = self.master_up() && target == self.master && !self.lost() && !self.lost();
-                match (ok, target) {
-                    (true, Some(m)) => {
+                let target = hint.or_else(|| self.any_master(i));
+                let at = target.and_then(|t| self.master_at(i, t));
+                match (at, target) {
+                    (Some(m), Some(addr)) if !self.lost() && !self.lost() => {
                         let man = Manifest {
-                            upload_url: format!("http://{m}/api/v1/nodes/{{mac}}/inventory"),
+                            upload_url: format!("http://{addr}/api/v1/nodes/{{mac}}/inventory"),
                             poweroff: None,
                             token: None,
                             durable: true,
+                            master: Some(self.nodes[m].agent.ctx.facts.mac.to_string()),
                         };
-                        self.deliver(i, 20, Input::Manifest(Ok((m, man))));
+                        self.deliver(i, 20, Input::Manifest(Ok((addr, man))));
                     }
                     _ => self.deliver(i, 1_000, Input::Manifest(Err(Failure::Network("no answer".into())))),
                 }
             }
+            Action::CheckMaster { addr, mac } => {
+                let r = match self.master_at(i, addr) {
+                    Some(m) if self.nodes[m].agent.ctx.facts.mac == mac => Ok(()),
+                    Some(_) => Err(Failure::Invalid("another MAC".into())),
+                    None => Err(Failure::Network("no answer".into())),
+                };
+                self.deliver(i, 50, Input::MasterChecked(r));
+            }
+            Action::StopMaster { .. } => {
+                let ip = self.nodes[i].ip;
+                self.masters.remove(&ip);
+                self.nodes[i].serving = false;
+                self.nodes[i].stood_down = true;
+                self.deliver(i, 2_000, Input::MasterStopped(Ok("stopped".into())));
+            }
+            Action::RivalMaster { .. } => {}
             Action::CollectInventory => {
                 let body = self.nodes[i].agent.ctx.facts.mac.0.to_vec();
                 self.deliver(i, 500, Input::InventoryDone(Ok(body)));
@@ -179,10 +240,11 @@ impl Sim {
             Action::StoreOwnInventory(body) => {
                 let mac = self.nodes[i].agent.ctx.facts.mac;
                 self.stored.insert(mac, body);
+                self.stored_at.insert(mac, self.nodes[i].ip);
             }
             Action::Upload { master, body, .. } => {
                 self.nodes[i].uploads_sent += 1;
-                if !self.master_up() || Some(master) != self.master {
+                if self.master_at(i, master).is_none() {
                     self.deliver(i, 5, Input::UploadResult(Err(Failure::Network("connection refused".into()))));
                 } else if self.lost() {
                     // The request never arrived.
@@ -191,6 +253,7 @@ impl Sim {
                     // Stored (fsynced) before the answer; the answer itself may be lost.
                     let mac = self.nodes[i].agent.ctx.facts.mac;
                     self.stored.insert(mac, body);
+                    self.stored_at.insert(mac, master);
                     if self.lost() {
                         self.deliver(i, 2_000, Input::UploadResult(Err(Failure::Network("timed out".into()))));
                     } else {
@@ -212,6 +275,18 @@ impl Sim {
             self.now = t;
             let who = i_of(&due);
             match due {
+                Due::Ghost => {
+                    if let Some(data) = self.ghost.clone() {
+                        for j in 0..self.nodes.len() {
+                            if self.nodes[j].off.is_none() && !self.lost() {
+                                let from = Ipv4Addr::new(10, 9, 9, 9);
+                                self.deliver(j, 1, Input::Beacon { from, data: data.clone() });
+                            }
+                        }
+                        self.at(self.now + 2_000, Due::Ghost);
+                    }
+                    continue;
+                }
                 Due::PowerOn(i) => {
                     if let Some(f) = self.nodes[i].off.take() {
                         self.nodes[i].agent = Agent::new(f, self.now);
@@ -240,6 +315,7 @@ impl Sim {
 fn i_of(d: &Due) -> usize {
     match d {
         Due::Input(i, _) | Due::Wake(i) | Due::PowerOn(i) => *i,
+        Due::Ghost => 0,
     }
 }
 
@@ -356,4 +432,76 @@ fn no_power_off_without_an_ack_even_if_the_master_never_answers() {
         assert_eq!(sim.nodes[i].powered_off_at, None);
         assert_ne!(sim.nodes[i].agent.phase(), "done");
     }
+}
+
+#[test]
+fn two_masters_that_meet_resolve_to_the_lower_mac() {
+    // Two halves of a rack, each with a stick and a node booted from media, elect a master
+    // each; when the halves are joined at 120 s, the higher master checks the lower one's
+    // claim, stands down and uploads its own inventory to it like any node.
+    for seed in 1..=10 {
+        let line = "root=live:CDLABEL=RECON";
+        let all = vec![facts(1, line, false), facts(2, line, false), facts(3, line, false), facts(4, line, false)];
+        let mut sim = Sim::new(all, 5, seed);
+        sim.split(&[0, 1, 0, 1], 120_000);
+        sim.run(119_000);
+        let serving: Vec<usize> = (0..4).filter(|&i| sim.nodes[i].serving).collect();
+        assert_eq!(serving, [0, 1], "seed {seed}: one master in each half before they meet");
+        sim.run(900_000);
+        let serving: Vec<usize> = (0..4).filter(|&i| sim.nodes[i].serving).collect();
+        assert_eq!(serving, [0], "seed {seed}: the lower MAC serves on");
+        assert!(sim.nodes[1].stood_down && !sim.nodes[0].stood_down, "seed {seed}");
+        let higher = sim.nodes[1].agent.ctx.facts.mac;
+        assert_eq!(sim.stored_at.get(&higher), Some(&sim.nodes[0].ip), "seed {seed}: its inventory at the lower");
+        assert_eq!(sim.nodes[1].agent.phase(), "done", "seed {seed}");
+        assert_eq!(sim.stored.len(), 4, "seed {seed}");
+    }
+}
+
+#[test]
+fn a_forged_serving_beacon_delays_the_election_but_does_not_stop_it() {
+    // A beacon from a MAC lower than any node's says it serves at an address where nothing
+    // answers: candidates follow it, find no manifest there, give it up and elect among
+    // themselves; the master that serves ignores it.
+    for seed in 1..=5 {
+        let line = "root=live:CDLABEL=RECON";
+        let all = (1..=3).map(|k| facts(k, line, false)).collect();
+        let mut sim = Sim::new(all, 5, seed);
+        let ghost = beacon::Beacon {
+            mac: Mac([0x02, 0, 0, 0, 0, 1]),
+            serving: true,
+            candidate: false,
+            boot_unix_ms: 0,
+            addr: Ipv4Addr::new(10, 9, 9, 9),
+        };
+        sim.haunt(&ghost);
+        sim.run(600_000);
+        let serving: Vec<usize> = (0..3).filter(|&i| sim.nodes[i].serving).collect();
+        assert_eq!(serving, [0], "seed {seed}: the lowest real MAC serves");
+        assert_eq!(sim.stored.len(), 3, "seed {seed}");
+        for i in 1..3 {
+            assert_eq!(sim.nodes[i].agent.phase(), "done", "seed {seed}: node {i}");
+        }
+    }
+}
+
+#[test]
+fn a_master_does_not_stand_down_for_a_claim_it_cannot_check() {
+    // A forged beacon with a lower MAC names an address where another node's master serves:
+    // that master's manifest names another MAC, so the serving master keeps serving.
+    let line = "root=live:CDLABEL=RECON";
+    let mut sim = Sim::new(vec![facts(5, line, false), facts(6, line, false)], 0, 1);
+    sim.run(60_000);
+    assert!(sim.nodes[0].serving);
+    let ghost = beacon::Beacon {
+        mac: Mac([0x02, 0, 0, 0, 0, 1]),
+        serving: true,
+        candidate: false,
+        boot_unix_ms: 0,
+        addr: sim.nodes[1].ip,
+    };
+    sim.haunt(&ghost);
+    sim.run(300_000);
+    assert!(sim.nodes[0].serving && !sim.nodes[0].stood_down, "a claim that does not hold moves nothing");
+    assert_eq!(sim.stored.len(), 2);
 }

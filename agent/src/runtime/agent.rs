@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,11 +17,10 @@ use smol::Async;
 use netboot_proto::Mac;
 
 use super::clock::unix_ms;
-use super::store::Store;
 use super::udp::{UdpOptions, bind_udp};
 use super::{dhcp_client, http_client};
 use crate::machine::{Action, Agent, BEACON_PORT, Cmdline, DhcpPolicy, Event, Facts, Failure, Input, Manifest, Output};
-use crate::master::{DhcpChoice, ServeArgs};
+use crate::master::{DhcpChoice, ServeArgs, Started};
 use crate::serve::dhcp::Mode;
 
 /// `recon agent` options (the rest comes from the kernel command line).
@@ -146,15 +144,16 @@ async fn ensure_address(iface: &str, mac: Mac) -> Result<(Ipv4Addr, Option<Ipv4A
 async fn fetch_manifest(iface: &str, mac: Mac, hint: Option<Ipv4Addr>) -> Result<(Ipv4Addr, Manifest), Failure> {
     let (_, server) = ensure_address(iface, mac).await?;
     let master = hint.or(server).ok_or(Failure::NoMaster)?;
-    let url = format!("http://{master}/api/v1/manifest?mac={mac}");
-    let r = http_client::request("GET", &url, &[], &[], Duration::from_secs(10))
-        .await
-        .map_err(|e| Failure::Network(e.to_string()))?;
+    let m = get_manifest(&format!("http://{master}/api/v1/manifest?mac={mac}"), Duration::from_secs(10)).await?;
+    Ok((master, m))
+}
+
+async fn get_manifest(url: &str, limit: Duration) -> Result<Manifest, Failure> {
+    let r = http_client::request("GET", url, &[], &[], limit).await.map_err(|e| Failure::Network(e.to_string()))?;
     if r.status != 200 {
         return Err(Failure::Status(r.status));
     }
-    let m: Manifest = serde_json::from_slice(&r.body).map_err(|e| Failure::Invalid(format!("manifest: {e}")))?;
-    Ok((master, m))
+    serde_json::from_slice(&r.body).map_err(|e| Failure::Invalid(format!("manifest: {e}")))
 }
 
 /// The inventory of this machine, as the upload carries it (postcard).
@@ -402,14 +401,21 @@ async fn drive(
     }
     let outbox = Rc::new(Outbox::new(mac, facts.boot_unix_ms, hint, facts.cmdline.token.clone()));
     let mut agent = Agent::new(facts, now());
-    // The store of the master this agent starts, when it does.
-    let master: Rc<RefCell<Option<Arc<Store>>>> = Rc::default();
+    // The master this agent starts, when it does.
+    let master: Rc<RefCell<Option<Started>>> = Rc::default();
     ex.spawn(outbox.clone().deliver()).detach();
     loop {
         while let Some(o) = agent.poll_output() {
             match o {
                 Output::Broadcast(d) => {
                     let _ = beacons.send_to(&d, SocketAddrV4::new(Ipv4Addr::BROADCAST, BEACON_PORT)).await;
+                    if crate::machine::beacon::Beacon::decode(&d).is_some_and(|b| b.serving) {
+                        // Again from 0.0.0.0: another master on this node's own address would
+                        // drop the first copy as a martian (its source is local there).
+                        if let Err(e) = beacon_from_nowhere(&iface, mac, &d).await {
+                            log::debug!("agent: a beacon from 0.0.0.0 on {iface}: {e}");
+                        }
+                    }
                 }
                 Output::Event(e) => {
                     log::info!("agent: {} {} {}", e.kind, e.phase, e.detail);
@@ -485,6 +491,49 @@ async fn drive(
     }
 }
 
+/// A UDP broadcast to the beacon port from 0.0.0.0 (RFC 768; RFC 791 section 3.1), as a
+/// whole Ethernet frame: a UDP socket sends from the interface's address, and a host that holds
+/// the same address (two masters that each took the default while apart) drops a datagram whose
+/// source is one of its own addresses (RFC 1812 section 5.3.7). One from 0.0.0.0 it takes, as it
+/// takes a DHCPDISCOVER (RFC 2131 section 4.1), so the two meet and resolve to one.
+fn nowhere_frame(mac: Mac, payload: &[u8]) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let total = u16::try_from(20 + udp_len).unwrap_or(u16::MAX);
+    let mut f = Vec::with_capacity(14 + 20 + udp_len);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&mac.0);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let ip_at = f.len();
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0]);
+    f.extend_from_slice(&[0, 0, 0, 0]);
+    f.extend_from_slice(&Ipv4Addr::BROADCAST.octets());
+    let sum = ip_checksum(&f[ip_at..ip_at + 20]);
+    f[ip_at + 10..ip_at + 12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&BEACON_PORT.to_be_bytes());
+    f.extend_from_slice(&BEACON_PORT.to_be_bytes());
+    f.extend_from_slice(&u16::try_from(udp_len).unwrap_or(u16::MAX).to_be_bytes());
+    // No UDP checksum: optional over IPv4 (RFC 768), and a beacon checks its own form.
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The Internet checksum of an IPv4 header (RFC 1071).
+fn ip_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+async fn beacon_from_nowhere(iface: &str, mac: Mac, payload: &[u8]) -> std::io::Result<()> {
+    let sock = super::arp::open(iface)?;
+    super::arp::send_frame(&sock, &nowhere_frame(mac, payload)).await
+}
+
 /// POSTs `body` to the master, with the node's token (`Authorization: Bearer`) when it has one.
 async fn post(
     url: &str,
@@ -501,14 +550,14 @@ async fn post(
     http_client::request("POST", url, &headers, body, limit).await
 }
 
-/// Does one action; the input it produces, if any. `master` holds the store of the master this
-/// agent started, once it has.
+/// Does one action; the input it produces, if any. `master` holds the master this agent
+/// started, once it has.
 async fn perform(
     a: Action,
     iface: &str,
     mac: Mac,
     opts: &AgentOpts,
-    master: &RefCell<Option<Arc<Store>>>,
+    master: &RefCell<Option<Started>>,
 ) -> Option<Input> {
     match a {
         Action::ProbeDhcp => {
@@ -516,8 +565,9 @@ async fn perform(
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
         Action::StartMaster { dhcp: policy, address, poweroff_on_finish } => {
-            let r = start_master(iface, mac, policy, address, poweroff_on_finish, opts).await.map(|(ip, store)| {
-                master.replace(Some(store));
+            let r = start_master(iface, mac, policy, address, poweroff_on_finish, opts).await.map(|started| {
+                let ip = started.server;
+                master.replace(Some(started));
                 ip
             });
             Some(Input::ServeStarted(r))
@@ -525,7 +575,7 @@ async fn perform(
         Action::FetchManifest { hint } => Some(Input::Manifest(fetch_manifest(iface, mac, hint).await)),
         Action::CollectInventory => Some(Input::InventoryDone(collect(opts.root.clone()).await)),
         Action::StoreOwnInventory(body) => {
-            let store = master.borrow().clone();
+            let store = master.borrow().as_ref().map(|m| m.store.clone());
             let json =
                 postcard::from_bytes::<inventory::model::Inventory>(&body).map_err(|e| e.to_string()).and_then(|inv| {
                     let summary = crate::serve::fleet::Summary::of(&inv);
@@ -555,12 +605,53 @@ async fn perform(
             let r = post(&url, "application/postcard", token.as_deref(), &body, Duration::from_secs(30)).await;
             Some(Input::UploadResult(r.map(|r| r.status).map_err(|e| Failure::Network(e.to_string()))))
         }
+        Action::CheckMaster { addr, mac: theirs } => {
+            Some(Input::MasterChecked(check_master(iface, mac, addr, theirs).await))
+        }
+        Action::StopMaster { to, addr } => {
+            let stop = master.borrow().as_ref().map(|m| m.stop.clone());
+            let Some(stop) = stop else {
+                return Some(Input::MasterStopped(Err(Failure::Local("no master runs here".into()))));
+            };
+            let (tx, rx) = smol::channel::bounded(1);
+            let r = match stop.send((format!("{to} at {addr}"), tx)).await {
+                Ok(()) => rx.recv().await.unwrap_or_else(|_| Err("the master ended without a word".into())),
+                Err(_) => Err("the master had already ended".into()),
+            };
+            Some(Input::MasterStopped(r.map_err(Failure::Local)))
+        }
+        Action::RivalMaster { addr } => {
+            if let Some(m) = master.borrow().as_ref() {
+                m.rivals.add(addr);
+            }
+            None
+        }
         // The drive loop does these itself, after flushing the events.
         Action::Announce(_) | Action::PowerOff => None,
     }
 }
 
-/// Starts `recon serve` on its own thread; reports the address it serves on and its store.
+/// Whether `mac` serves at `addr` as its beacon says: its manifest there names it. When `addr`
+/// is this node's own (two masters that chose the default address apart), HTTP would ask this
+/// node itself: the other must answer an ARP probe for it instead (RFC 5227 section 2.1.1).
+async fn check_master(iface: &str, ours: Mac, addr: Ipv4Addr, mac: Mac) -> Result<(), Failure> {
+    if crate::master::interface_v4(iface).is_some_and(|(ip, _)| ip == addr) {
+        return match super::arp::probe(iface, ours, addr).await {
+            Ok(Some(m)) if m == mac => Ok(()),
+            Ok(Some(m)) => Err(Failure::Invalid(format!("{m} answers ARP for {addr}, not {mac}"))),
+            Ok(None) => Err(Failure::Invalid(format!("nobody else answers ARP for {addr}"))),
+            Err(e) => Err(Failure::Local(format!("ARP probe of {addr}: {e}"))),
+        };
+    }
+    let m = get_manifest(&format!("http://{addr}/api/v1/manifest"), Duration::from_secs(5)).await?;
+    match m.master.as_deref().map(Mac::parse) {
+        Some(Some(named)) if named != mac => Err(Failure::Invalid(format!("its manifest names {named}"))),
+        Some(None) => Err(Failure::Invalid("its manifest names no MAC".into())),
+        _ => Ok(()),
+    }
+}
+
+/// Starts `recon serve` on its own thread; reports the master once it serves.
 async fn start_master(
     iface: &str,
     mac: Mac,
@@ -568,7 +659,7 @@ async fn start_master(
     address: Option<(Ipv4Addr, u8)>,
     poweroff_on_finish: bool,
     opts: &AgentOpts,
-) -> Result<(Ipv4Addr, Arc<Store>), Failure> {
+) -> Result<Started, Failure> {
     let have = crate::master::interface_v4(iface);
     let chosen = address.is_some();
     let address = match (have, policy) {
@@ -621,4 +712,35 @@ async fn start_master(
         })
         .map_err(|e| Failure::Local(format!("starting the master's thread: {e}")))?;
     rx.recv().await.map_err(|_| Failure::Local("the master stopped before it served".into()))?.map_err(Failure::Local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_beacon_from_nowhere_is_a_well_formed_broadcast() {
+        let b = crate::machine::beacon::Beacon {
+            mac: Mac([2, 0, 0, 0, 0, 1]),
+            serving: true,
+            candidate: false,
+            boot_unix_ms: 1,
+            addr: Ipv4Addr::new(10, 213, 0, 1),
+        }
+        .encode();
+        let f = nowhere_frame(Mac([2, 0, 0, 0, 0, 1]), &b);
+        assert_eq!(&f[..6], &[0xff; 6]);
+        assert_eq!(&f[12..14], &[8, 0]);
+        let ip = &f[14..34];
+        assert_eq!(ip_checksum(ip), 0, "a header with its checksum sums to zero");
+        assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), f.len() - 14);
+        assert_eq!(&ip[12..16], &[0, 0, 0, 0]);
+        assert_eq!(&f[36..38], &BEACON_PORT.to_be_bytes(), "to the beacon port");
+        assert_eq!(
+            crate::machine::beacon::Beacon::decode(&f[42..]).map(|b| b.addr),
+            Some(Ipv4Addr::new(10, 213, 0, 1))
+        );
+        // RFC 1071, section 3: 0001 f203 f4f5 f6f7 fold to ddf2; the checksum is its complement.
+        assert_eq!(ip_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0x220d);
+    }
 }

@@ -71,7 +71,7 @@ pub(crate) fn conflict(frame: &[u8], ip: Ipv4Addr, ours: Mac) -> Option<Mac> {
 //--- The socket
 
 /// A packet socket on `iface`, every protocol (ARP is filtered here).
-fn open(iface: &str) -> io::Result<Async<OwnedFd>> {
+pub(crate) fn open(iface: &str) -> io::Result<Async<OwnedFd>> {
     let link = nix::ifaddrs::getifaddrs()?
         .filter(|a| a.interface_name == iface)
         .find_map(|a| a.address.as_ref().and_then(|s| s.as_link_addr().copied()))
@@ -86,7 +86,7 @@ fn open(iface: &str) -> io::Result<Async<OwnedFd>> {
     Async::new(fd)
 }
 
-async fn send_frame(sock: &Async<OwnedFd>, frame: &[u8]) -> io::Result<()> {
+pub(crate) async fn send_frame(sock: &Async<OwnedFd>, frame: &[u8]) -> io::Result<()> {
     sock.write_with(|fd| send(fd.as_raw_fd(), frame, MsgFlags::empty()).map_err(io::Error::from)).await.map(|_| ())
 }
 

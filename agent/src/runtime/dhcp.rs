@@ -75,6 +75,8 @@ pub(crate) struct Dhcp {
     pub(crate) off: Arc<std::sync::atomic::AtomicBool>,
     /// The production interlock (runtime/guard.rs), while it watches.
     guard: Option<Guard>,
+    /// Recon masters that stand down for this one: their DHCP is no foreign server's for a while.
+    pub(crate) rivals: guard::Rivals,
 }
 
 /// What the interlock knows.
@@ -126,6 +128,7 @@ impl Dhcp {
             io,
             off: Arc::default(),
             guard: None,
+            rivals: guard::Rivals::default(),
         };
         d.refresh_names(unix_secs());
         Ok(d)
@@ -201,6 +204,16 @@ impl Dhcp {
         self.store.fleet().alert(super::clock::unix_ms(), msg);
     }
 
+    /// As [`Dhcp::foreign`], for a sign that names the other server; a recon master with a
+    /// higher MAC, standing down for this one, is excused ([`guard::Rivals`]).
+    pub(crate) fn foreign_at(&mut self, server: Ipv4Addr, what: String) {
+        if self.rivals.excuse(server) {
+            log::info!("guard: {what}: a recon master that stands down for this one");
+            return;
+        }
+        self.foreign(what);
+    }
+
     /// What stops this server from another thread when the master finishes.
     pub(crate) fn closer(&self) -> Closer {
         Closer { off: self.off.clone(), tx: self.commit.tx.clone(), pending: self.commit.pending.clone() }
@@ -253,7 +266,7 @@ impl Dhcp {
                 continue;
             };
             if let Some(other) = self.guard.as_ref().and_then(|g| guard::foreign_server(&req, g.server)) {
-                self.foreign(format!("a client asked another DHCP server ({other}) for its address"));
+                self.foreign_at(other, format!("a client asked another DHCP server ({other}) for its address"));
                 if self.stood_down() {
                     self.io.stood_down += 1;
                     continue;

@@ -3,6 +3,8 @@
 //! boot it cannot finish), the reports are written, the store and the lease journal write, fsync
 //! and close their files, RECONDATA is unmounted when the agent mounted it, the console says
 //! "safe to remove the stick" with the counts, and a master booted from its stick powers off.
+//! A master that stands down for another (`machine::serve`) winds up the same way, without the
+//! power-off.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +40,17 @@ impl Finisher {
 
     /// Finishes (once; a second call says so). What it did, for the operator.
     pub(crate) fn finish(&self) -> Result<String, String> {
+        self.wind_up(None)
+    }
+
+    /// Stands this master down for another (`to`, with a lower MAC, serves the segment): as a
+    /// finish, but nothing powers off, and the console says the inventories stored so far stay
+    /// here. Once, and not after a finish.
+    pub(crate) fn stand_down(&self, to: &str) -> Result<String, String> {
+        self.wind_up(Some(to))
+    }
+
+    fn wind_up(&self, yield_to: Option<&str>) -> Result<String, String> {
         if self.started.swap(true, Ordering::AcqRel) {
             return Err("already finishing".into());
         }
@@ -73,19 +86,25 @@ impl Finisher {
             }
         }
         let counts = format!("{seen} nodes seen, {stored} inventories stored, {unfinished} never finished");
-        let verdict = match (safe, self.unmount || self.poweroff) {
-            (true, true) => format!("recon: SAFE TO REMOVE THE STICK: {counts}"),
-            (true, false) => format!("recon: finished, everything is on disk: {counts}"),
-            (false, _) => format!("recon: DO NOT REMOVE THE STICK YET (it is still mounted): {counts}"),
+        let poweroff = self.poweroff && yield_to.is_none();
+        let verdict = match (yield_to, safe, self.unmount || self.poweroff) {
+            (Some(to), ..) => format!(
+                "recon: this master STOOD DOWN for {to}, which serves this segment (a lower MAC): {counts} here, \
+                 kept {}; this node goes on as a node of {to}",
+                if self.unmount && safe { "on this stick (unmounted)" } else { "in its data directory" }
+            ),
+            (None, true, true) => format!("recon: SAFE TO REMOVE THE STICK: {counts}"),
+            (None, true, false) => format!("recon: finished, everything is on disk: {counts}"),
+            (None, false, _) => format!("recon: DO NOT REMOVE THE STICK YET (it is still mounted): {counts}"),
         };
         said.push(verdict.clone());
-        if self.poweroff {
+        if poweroff {
             said.push("this master powers off now".into());
         }
         let text = said.join("\n");
         log::warn!("{}", text.replace('\n', "; "));
         console(&format!("\n{text}\n"));
-        if self.poweroff {
+        if poweroff {
             // Let the answer reach whoever asked, then power off the way systemd does it.
             std::thread::spawn(|| {
                 std::thread::sleep(Duration::from_secs(3));

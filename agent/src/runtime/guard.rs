@@ -26,7 +26,8 @@ use std::cell::RefCell;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::rc::Rc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use netboot_proto::Mac;
 use netboot_proto::dhcpv4::{self, MessageType, Packet, Repr};
@@ -35,6 +36,34 @@ use smol::Async;
 
 use super::dhcp::Dhcp;
 use super::udp::{UdpOptions, bind_udp};
+
+/// Other recon masters met on the segment with a higher MAC, by address: they stand down for
+/// this one (`machine::serve`), and until they have, for at most [`Rivals::GRACE`] from the
+/// first beacon, their DHCP replies (and REQUESTs naming them) are no sign of a foreign server.
+/// Shared between the agent's thread, which hears the beacons, and the master's.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rivals(Arc<Mutex<Vec<(Ipv4Addr, Instant)>>>);
+
+impl Rivals {
+    /// Long enough for the other master to check this one's manifest, close its store and
+    /// unmount its stick (seconds); a rival still answering after it is a foreign server.
+    pub(crate) const GRACE: Duration = Duration::from_secs(60);
+
+    /// A rival serving at `addr`; its grace runs from the first time it is told, so a master
+    /// that beacons on without standing down is not excused for ever.
+    pub(crate) fn add(&self, addr: Ipv4Addr) {
+        let mut v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !v.iter().any(|&(a, _)| a == addr) {
+            v.push((addr, Instant::now() + Self::GRACE));
+        }
+    }
+
+    /// Whether `server`'s DHCP traffic is a rival's within its grace.
+    pub(crate) fn excuse(&self, server: Ipv4Addr) -> bool {
+        let v = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        v.iter().any(|&(a, until)| a == server && Instant::now() < until)
+    }
+}
 
 /// How long each probe listens for offers.
 const PROBE_WAIT: Duration = Duration::from_secs(3);
@@ -82,7 +111,7 @@ pub(crate) async fn watch(dhcp: Rc<RefCell<Dhcp>>, iface: String, server: Ipv4Ad
                 }
                 match super::dhcp_client::probe(&iface, me, PROBE_WAIT, Some(server)).await {
                     Ok(Some(other)) => {
-                        dhcp.borrow_mut().foreign(format!("another DHCP server ({other}) answered a probe"))
+                        dhcp.borrow_mut().foreign_at(other, format!("another DHCP server ({other}) answered a probe"))
                     }
                     Ok(None) => {}
                     Err(e) => log::warn!("guard: the probe on {iface} failed: {e}"),
@@ -121,7 +150,7 @@ async fn listen_replies(dhcp: &Rc<RefCell<Dhcp>>, iface: &str, server: Ipv4Addr)
         let (n, from) = sock.recv_from(&mut buf).await?;
         let SocketAddr::V4(from) = from else { continue };
         if let Some(other) = foreign_reply(buf.get(..n).unwrap_or_default(), *from.ip(), server) {
-            dhcp.borrow_mut().foreign(format!("another DHCP server ({other}) answered a client"));
+            dhcp.borrow_mut().foreign_at(other, format!("another DHCP server ({other}) answered a client"));
         }
         if dhcp.borrow().stood_down() {
             return Ok(());
@@ -197,6 +226,18 @@ mod tests {
         assert_eq!(foreign_reply(&message(Op::Reply, MessageType::Nak, Some(THEM)), THEM, US), None);
         assert_eq!(foreign_reply(&message(Op::Request, MessageType::Request, Some(THEM)), THEM, US), None);
         assert_eq!(foreign_reply(b"\x02\x01junk", THEM, US), None, "malformed");
+    }
+
+    #[test]
+    fn a_rival_is_excused_only_at_its_address() {
+        let r = Rivals::default();
+        assert!(!r.excuse(THEM));
+        r.add(THEM);
+        assert!(r.excuse(THEM) && !r.excuse(US));
+        // Its grace ran out: a rival that does not stand down is a foreign server again.
+        r.0.lock().unwrap()[0].1 = Instant::now();
+        r.add(THEM);
+        assert!(!r.excuse(THEM), "told again, the grace does not start over");
     }
 
     #[test]

@@ -91,6 +91,8 @@ pub(crate) struct HttpConfig {
     /// Whether the data directory outlives a power-off; the manifest and every 201 say so, and
     /// peers do not power off for a master that keeps nothing.
     pub(crate) durable: bool,
+    /// This master's MAC, which the manifest names: a node that followed a beacon checks it.
+    pub(crate) master_mac: Option<Mac>,
 }
 
 impl Default for HttpConfig {
@@ -111,6 +113,7 @@ impl Default for HttpConfig {
             peer_poweroff: None,
             extents: Vec::new(),
             durable: true,
+            master_mac: None,
         }
     }
 }
@@ -190,7 +193,8 @@ impl Counts {
     }
 }
 
-/// Serves until a worker fails. The workers are threads of their own; this waits for them.
+/// Serves until a worker fails. The workers are threads of their own; this waits for them, and
+/// they end when it is dropped.
 pub(crate) async fn serve(
     cfg: HttpConfig,
     store: Arc<Store>,
@@ -228,10 +232,17 @@ pub(crate) async fn serve(
         finisher,
     });
     let (failed, failure) = smol::channel::bounded(workers);
+    // Dropping this future (a master that stands down) ends the workers: `_quit` goes with it,
+    // and each worker's `quit` wakes closed.
+    let (_quit, quit) = smol::channel::bounded::<()>(1);
     for (i, inbox) in inboxes.into_iter().enumerate() {
-        let (l, sh, failed) = (listener.try_clone()?, shared.clone(), failed.clone());
+        let (l, sh, failed, quit) = (listener.try_clone()?, shared.clone(), failed.clone(), quit.clone());
         std::thread::Builder::new().name(format!("http-{i}")).spawn(move || {
-            let e = match local::block_on(worker(i, l, inbox, sh)) {
+            let stopped = async move {
+                let _ = quit.recv().await;
+                Ok(())
+            };
+            let e = match local::block_on(smol::future::or(worker(i, l, inbox, sh), stopped)) {
                 Ok(Ok(())) => anyhow::anyhow!("http: worker {i} stopped"),
                 Ok(Err(e)) | Err(e) => anyhow::Error::from(e).context(format!("http: worker {i}")),
             };
@@ -875,6 +886,7 @@ async fn answer(c: &mut Conn, req: &Request, shared: &Shared) -> io::Result<Outc
                 "poweroff": cfg.peer_poweroff,
                 "token": token,
                 "durable": cfg.durable,
+                "master": cfg.master_mac.map(|m| m.to_string()),
             }))?;
             let head = Head::new(200).field("Content-Type", "application/json").field("Cache-Control", "no-store");
             reply(c, req, head, &body, keep, cfg).await

@@ -1,5 +1,6 @@
 //! The few rtnetlink requests the master makes (rtnetlink(7), include/uapi/linux/rtnetlink.h,
-//! neighbour.h, if_addr.h): bring an interface up, give it an address, and add a neighbour
+//! neighbour.h, if_addr.h): bring an interface up, give it an address (and take it back when
+//! the master stands down), and add a neighbour
 //! entry so a DHCP reply can be unicast to a client that has no address yet (RFC 2131 section
 //! 4.1), which dnsmasq does with the SIOCSARP ioctl. Messages are built by hand: a header, a
 //! fixed part and attributes, each padded to 4 octets. Every request asks for an ACK and waits
@@ -15,6 +16,7 @@ use nix::sys::socket::{
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
 const RTM_NEWNEIGH: u16 = 28;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -115,6 +117,18 @@ impl Rtnl {
         attr(&mut body, IFA_BROADCAST, &Ipv4Addr::from(u32::from(ip) | !mask).octets());
         match self.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &body) {
             Err(e) if e.raw_os_error() == Some(nix::libc::EEXIST) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `ip addr del IP/PREFIX dev IFINDEX`; an address not there is not an error.
+    pub(crate) fn del_address(&mut self, ifindex: u32, ip: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let mut body = Vec::with_capacity(24);
+        body.extend_from_slice(&[AF_INET, prefix, 0, 0]);
+        body.extend_from_slice(&ifindex.to_ne_bytes());
+        attr(&mut body, IFA_LOCAL, &ip.octets());
+        match self.request(RTM_DELADDR, 0, &body) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::EADDRNOTAVAIL) => Ok(()),
             other => other,
         }
     }
