@@ -149,8 +149,10 @@ options:
   --max-body N          the largest upload, octets (default 8388608)
   --max-connections N   connections at once (default 512)
   --max-per-source N    connections at once from one address (default 64)
-  --body-budget N       octets of upload bodies held at once, all together; past it
-                        an upload is told 503, try again (default 67108864)
+  --body-budget N       octets of upload bodies in memory at once, all together (a
+                        body arrives into a file under DATA/incoming/ and is read
+                        back to be decoded); past it an upload is told 503, try
+                        again (default 67108864)
   --workers N           threads (default: four per CPU, at most 64)
   --head-timeout SECS   a request head must arrive within (default 10)
   --idle-timeout SECS   a kept-alive connection may idle for (default 60)

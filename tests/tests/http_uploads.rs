@@ -442,8 +442,8 @@ impl Drop for Tmpfs {
 }
 
 /// A data disk that fills up: uploads get 507 (RFC 4918, section 11.5) before the disk is so
-/// full that the lease journal could not append, nothing half-written is left, and the same
-/// upload lands once there is room again.
+/// full that the lease journal could not append (also while a body streams in), nothing
+/// half-written is left, and the same upload lands once there is room again.
 #[test]
 fn a_full_data_disk_answers_507_and_recovers_when_space_returns() {
     let _s = serial();
@@ -483,5 +483,27 @@ fn a_full_data_disk_answers_507_and_recovers_when_space_returns() {
     let r = post(&lab, mac, &body, &["Content-Type: application/json", &auth]);
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(stored(&lab, mac), inventory_of(mac, "full"));
+    // A chunked body, whose length nobody knows beforehand, fills the disk as it arrives: 1 MiB
+    // of room beyond the reserve, 3 MiB sent. 507, and its incoming file is gone.
+    std::fs::write(&filler, vec![0u8; usize::try_from(statvfs(&lab.data) - (9 << 20)).unwrap()]).unwrap();
+    let script = format!(
+        r#"
+import socket
+s = socket.create_connection(("{SERVER}", 80), timeout=10)
+s.sendall(b"POST /api/v1/nodes/{mac}/inventory HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n")
+try:
+    for i in range(48):
+        s.sendall(b"10000\r\n" + b" " * 0x10000 + b"\r\n")
+except OSError:
+    pass
+print(s.recv(4096).decode().split("\r\n\r\n")[-1])
+"#
+    );
+    let out = lab.python(&script, Duration::from_secs(20));
+    assert!(out.starts_with("507 Insufficient Storage: "), "{out}\n{}", lab.log());
+    assert!(out.contains("the data disk is full"), "{out}");
+    let incoming: Vec<_> = std::fs::read_dir(lab.data.join("incoming")).unwrap().collect();
+    assert!(incoming.is_empty(), "the refused body's file is left: {incoming:?}");
+    assert_eq!(stored(&lab, mac), inventory_of(mac, "full"), "the stored inventory is untouched");
     lab.kill();
 }

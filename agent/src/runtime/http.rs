@@ -22,10 +22,20 @@
 //! `serve` only waits for the workers, so the master's executor (DHCP, DNS, TFTP) never runs a
 //! file send. At most `max_connections` are open at once, and at most `max_per_source` from one
 //! address (so one host cannot take every slot from a rack that is booting): past either a
-//! connection is accepted, told 503 and closed. Upload and event bodies are read into memory
-//! (an inventory is tens of KiB), under one budget for every connection together,
-//! `body_budget`: a body that would go over it is not read and is told 503 with Retry-After
-//! (the agent tries again), so stalled uploads cannot hold more than the budget.
+//! connection is accepted, told 503 and closed.
+//!
+//! What holds memory: an upload body is written to a file of its own under
+//! `<data>/incoming/` (`Store::incoming`) as it arrives, so a connection holds at most
+//! `UPLOAD_FLUSH` octets of it, plus its receive buffer (16 KiB a read), however slowly or
+//! never the rest comes: stalled uploads hold disk, not memory, and do not keep other nodes'
+//! uploads out. Only a body that has arrived whole is read back into memory to be decoded
+//! (JSON or postcard need all of it), under one budget for every connection together,
+//! `body_budget`, held until its inventory is stored; an upload that finds the budget spent
+//! waits for it up to `LEASE_WAIT`, then is told 503 with Retry-After (the agent tries again).
+//! An agent's event body (at most 16 KiB) is read into memory under the same budget. A body
+//! that does not arrive whole (over `max_body`, too slow, the connection closed, the disk full)
+//! has its file removed at once; a crash leaves files there that the store removes when it
+//! opens.
 //!
 //! Every request is a `http` event in the store for the node it comes from (by the `mac` of
 //! boot.ipxe or an upload's URL, else by the client's leased address), and the octets sent to
@@ -48,7 +58,7 @@ use netboot_proto::Mac;
 
 use super::clock::unix_secs;
 use super::local::{self, Io};
-use super::store::Store;
+use super::store::{Incoming, Store};
 
 use crate::serve::http::{
     BootConfig, Chunked, FileInfo, Head, Method, Reject, Request, Route, TokenKey, boot_script, chain_script,
@@ -71,7 +81,8 @@ pub(crate) struct HttpConfig {
     pub(crate) max_connections: usize,
     /// Connections open at once from one address.
     pub(crate) max_per_source: usize,
-    /// Octets of request bodies held at once, over every connection.
+    /// Octets of request bodies in memory at once, over every connection: uploads being decoded
+    /// (they arrive into files), events being read.
     pub(crate) body_budget: u64,
     /// Threads accepting and serving connections.
     pub(crate) workers: usize,
@@ -150,8 +161,11 @@ struct Counts {
     refused_busy: AtomicU64,
     /// Over the limit for one source address: told 503 likewise.
     refused_source: AtomicU64,
-    /// Bodies not read because the body budget was spent: told 503.
+    /// Bodies not read or not decoded because the body budget was spent: told 503.
     refused_budget: AtomicU64,
+    /// Upload bodies that did not arrive whole (over the limit, too slow, the connection closed,
+    /// the disk full): their incoming file removed, nothing stored.
+    uploads_incomplete: AtomicU64,
     /// Requests answered, errors included.
     requests: AtomicU64,
     /// Answered 4xx (bad heads, tokens, sizes, missing files, heads too slow) and 5xx.
@@ -185,6 +199,7 @@ impl Counts {
             "refused_busy": get(&self.refused_busy),
             "refused_source": get(&self.refused_source),
             "refused_budget": get(&self.refused_budget),
+            "uploads_incomplete": get(&self.uploads_incomplete),
             "requests": get(&self.requests),
             "client_errors": get(&self.client_errors),
             "server_errors": get(&self.server_errors),
@@ -508,6 +523,13 @@ async fn timed<T>(deadline: Instant, f: impl Future<Output = io::Result<T>>) -> 
 
 /// Octets per sendfile call at most (nginx's default sendfile_max_chunk).
 const CHUNK: usize = 2 << 20;
+
+/// Octets of an upload body a connection gathers before writing them to its incoming file.
+const UPLOAD_FLUSH: usize = 64 * 1024;
+
+/// How long an upload whose body has arrived waits for its share of `body_budget` before it is
+/// told 503: a share is held only while a body is decoded and stored, milliseconds each.
+const LEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// A node's agent posts a few dozen events per boot; this many is a broken or hostile one.
 const MAX_AGENT_EVENTS: u64 = 4096;
@@ -1004,10 +1026,38 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
             return reply_reject(c, req, &rej, keep, by_token.then_some(mac), cfg).await;
         }
     };
+    let incoming = match receive_upload(c, req, shared, mac).await {
+        Ok(Ok(f)) => f,
+        // Not read whole: the connection closes (the rest of the body would be taken for a
+        // request), and the file went with the `Incoming`.
+        Ok(Err(rej)) => {
+            Counts::bump(&shared.counts.uploads_incomplete, 1);
+            return reply_reject(c, req, &rej, false, Some(mac), cfg).await;
+        }
+        Err(e) => {
+            Counts::bump(&shared.counts.uploads_incomplete, 1);
+            return Err(e);
+        }
+    };
+    // Decoding needs the whole body in memory: its share of the budget, held until what is
+    // decoded from it is stored.
+    let n = incoming.len();
     let mut lease = BodyLease::new(shared);
-    let body = match read_body(c, req, cfg, &mut lease).await? {
+    let wait_until = Instant::now() + LEASE_WAIT;
+    while !lease.grow_to(n) {
+        if Instant::now() >= wait_until {
+            return budget_or_reject(c, req, budget_spent(cfg), Some(mac), shared).await;
+        }
+        local::sleep_until(Instant::now() + Duration::from_millis(20)).await;
+    }
+    // Read back, and the file removed, off the worker: the disk may be a slow stick.
+    let body = match smol::unblock(move || incoming.read_all()).await {
         Ok(b) => b,
-        Err(rej) => return budget_or_reject(c, req, rej, Some(mac), shared).await,
+        Err(e) => {
+            log::error!("http: reading {mac}'s upload back: {e}");
+            let rej = storing_refusal("reading the body back", &e);
+            return reply_reject(c, req, &rej, keep, Some(mac), cfg).await;
+        }
     };
     let decoded = match decode_upload(format, &body, mac) {
         Ok(d) => d,
@@ -1015,7 +1065,6 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
     };
     // Written, fsynced and renamed by the store's writer thread; this connection waits for it,
     // the others go on.
-    let n = body.len();
     drop(body);
     match shared.store.put_inventory(mac, decoded.json, Some(decoded.summary)).await {
         Ok(replaced) => {
@@ -1030,14 +1079,131 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         }
         Err(e) => {
             log::error!("http: storing {mac}'s inventory: {e}");
-            // 507 Insufficient Storage (RFC 4918, section 11.5): the agent tries again later,
-            // and the upload lands once the operator makes room.
-            let status =
-                if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) { 507 } else { 500 };
-            let rej = Reject::new(status, format!("storing the inventory: {e}"));
-            reply_reject(c, req, &rej, keep, Some(mac), cfg).await
+            reply_reject(c, req, &storing_refusal("storing the inventory", &e), keep, Some(mac), cfg).await
         }
     }
+}
+
+/// What an upload hears when the data disk fails it: 507 Insufficient Storage (RFC 4918,
+/// section 11.5) for a full disk, so the agent tries again later and the upload lands once the
+/// operator makes room; 500 for anything else.
+fn storing_refusal(doing: &str, e: &io::Error) -> Reject {
+    let status = if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) { 507 } else { 500 };
+    Reject::new(status, format!("{doing}: {e}"))
+}
+
+/// The 503 of a spent body budget.
+fn budget_spent(cfg: &HttpConfig) -> Reject {
+    Reject::new(503, format!("bodies being decoded hold the {}-octet budget; try again shortly", cfg.body_budget))
+}
+
+/// Receives an upload body into a file of its own under `<data>/incoming/`, holding no more
+/// than about `UPLOAD_FLUSH` octets of it at a time, within `max_body` and `body_timeout`. The
+/// framing is RFC 9112's: `Content-Length` octets (section 6.2; the octets after them are the
+/// next request's, section 6.3), or chunks up to the last chunk and the trailer section
+/// (section 7.1). The outer `Err` is a dead connection; the inner one a refusal to send before
+/// closing. Either way the file is removed (dropping the `Incoming`).
+async fn receive_upload(
+    c: &mut Conn,
+    req: &Request,
+    shared: &Shared,
+    mac: Mac,
+) -> io::Result<Result<Incoming, Reject>> {
+    let cfg = &shared.cfg;
+    let limit = cfg.max_body;
+    let over = || Reject::new(413, format!("the body is over the {limit}-octet limit"));
+    if !req.chunked {
+        match req.content_length {
+            None => return Ok(Err(Reject::new(411, "send the inventory with a Content-Length (or chunked)"))),
+            Some(n) if n > limit => {
+                return Ok(Err(Reject::new(413, format!("a body of {n} octets is over the {limit}-octet limit"))));
+            }
+            Some(_) => {}
+        }
+    }
+    // Before 100 Continue: a disk too full for the announced length is told so before the body
+    // is sent.
+    let mut file = match shared.store.incoming(mac, req.content_length.unwrap_or(0)) {
+        Ok(f) => f,
+        Err(e) => {
+            log::error!("http: a file for {mac}'s upload: {e}");
+            return Ok(Err(storing_refusal("receiving the inventory", &e)));
+        }
+    };
+    if req.expect_continue {
+        c.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", cfg.send_timeout).await?;
+    }
+    let deadline = Instant::now() + cfg.body_timeout;
+    let slow = || Reject::new(408, format!("the body did not arrive within {} s", cfg.body_timeout.as_secs()));
+    if let Some(n) = req.content_length {
+        let mut left = n;
+        loop {
+            let here = usize::try_from(left).unwrap_or(usize::MAX).min(c.buf.len());
+            if here > 0 && (here >= UPLOAD_FLUSH || here as u64 == left) {
+                file = match append(file, take_front(&mut c.buf, here)).await {
+                    Ok(f) => f,
+                    Err(e) => return Ok(Err(storing_refusal("receiving the inventory", &e))),
+                };
+                left -= here as u64;
+            }
+            if left == 0 {
+                break;
+            }
+            match c.read_more(deadline).await {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        let mut dec = Chunked::default();
+        // Decoded and not yet written; what is written and this are the body so far, which the
+        // decoder keeps within the limit.
+        let mut decoded = Vec::new();
+        loop {
+            match dec.decode(&c.buf, &mut decoded, limit.saturating_sub(file.len())) {
+                Ok(used) => {
+                    c.buf.drain(..used);
+                }
+                Err(rej) if rej.status == 413 => return Ok(Err(over())),
+                Err(rej) => return Ok(Err(rej)),
+            }
+            if decoded.len() >= UPLOAD_FLUSH || (dec.done() && !decoded.is_empty()) {
+                file = match append(file, std::mem::take(&mut decoded)).await {
+                    Ok(f) => f,
+                    Err(e) => return Ok(Err(storing_refusal("receiving the inventory", &e))),
+                };
+            }
+            if dec.done() {
+                break;
+            }
+            match c.read_more(deadline).await {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    // The buffer grew to hold a flush's worth; a kept-alive connection needs no more than a head.
+    c.buf.shrink_to(16 * 1024);
+    Ok(Ok(file))
+}
+
+/// Appends `chunk` to `file` on a blocking thread (a write may wait on the disk, and the
+/// worker has other connections to serve); on failure the file is removed there too.
+async fn append(mut file: Incoming, chunk: Vec<u8>) -> io::Result<Incoming> {
+    smol::unblock(move || file.append(&chunk).map(|()| file)).await
+}
+
+/// The first `n` octets of `buf`, taken out of it.
+fn take_front(buf: &mut Vec<u8>, n: usize) -> Vec<u8> {
+    if n >= buf.len() {
+        return std::mem::replace(buf, Vec::with_capacity(16 * 1024));
+    }
+    let rest = buf.split_off(n);
+    std::mem::replace(buf, rest)
 }
 
 /// An agent's event: a small JSON object, kept on the node's timeline as `agent-<kind>` (once:
@@ -1096,8 +1262,8 @@ async fn budget_or_reject(
     reply_reject(c, req, &rej, false, mac, &shared.cfg).await
 }
 
-/// Reads an upload body (Content-Length or chunked) within the size and time limits, and within
-/// the body budget (`lease` grows with what is held: the whole Content-Length before the first
+/// Reads an event's body (Content-Length or chunked) into memory within the size and time
+/// limits, and within the body budget (`lease` grows with what is held: the whole Content-Length before the first
 /// octet is read, a chunked body as it arrives). The outer `Err` is a dead connection; the inner
 /// one a refusal to send before closing.
 async fn read_body(
@@ -1107,8 +1273,7 @@ async fn read_body(
     lease: &mut BodyLease<'_>,
 ) -> io::Result<Result<Vec<u8>, Reject>> {
     let limit = cfg.max_body;
-    let spent =
-        || Reject::new(503, format!("uploads in flight hold the {}-octet budget; try again shortly", cfg.body_budget));
+    let spent = || budget_spent(cfg);
     if !req.chunked {
         match req.content_length {
             None => return Ok(Err(Reject::new(411, "send the inventory with a Content-Length (or chunked)"))),

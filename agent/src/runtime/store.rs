@@ -7,6 +7,7 @@
 //! <data>/nodes/<mac>/inventory.json       the newest inventory it uploaded
 //! <data>/nodes/<mac>/inventories/<t>.json every inventory it uploaded, by arrival (Unix ms)
 //! <data>/secret                           the key upload tokens are minted with (32 octets, 0600)
+//! <data>/incoming/<mac>-<t>-<n>           an upload body as it arrives (runtime::http), until decoded
 //! ```
 //!
 //! `<mac>` is the boot MAC with dashes (`52-54-00-12-34-56`): the stick's partition may be FAT,
@@ -130,6 +131,9 @@ impl Unconfirmed {
     }
 }
 
+/// Where upload bodies are written as they arrive ([`Incoming`]).
+const INCOMING: &str = "incoming";
+
 /// Every store this process opened, for [`sync_all`].
 static OPEN: Mutex<Vec<Weak<Store>>> = Mutex::new(Vec::new());
 
@@ -158,6 +162,22 @@ impl Store {
     /// starts the writer thread.
     pub(crate) fn open(root: &Path) -> io::Result<Arc<Store>> {
         fs::create_dir_all(root.join("nodes"))?;
+        // A body left in incoming/ by a crash or a kill was never answered 201: its agent sends
+        // it again, so it is only in the way.
+        fs::create_dir_all(root.join(INCOMING))?;
+        let mut leftovers = 0usize;
+        for e in fs::read_dir(root.join(INCOMING))? {
+            let e = e?;
+            if e.file_type()?.is_dir() {
+                fs::remove_dir_all(e.path())?
+            } else {
+                fs::remove_file(e.path())?
+            }
+            leftovers += 1;
+        }
+        if leftovers > 0 {
+            log::info!("store: removed {leftovers} unfinished upload bodies from {INCOMING}/");
+        }
         let mut fleet = Fleet::new();
         let mut skipped = 0usize;
         for e in fs::read_dir(root.join("nodes"))? {
@@ -343,6 +363,30 @@ impl Store {
     /// [`Store::sync`] for a thread that may block.
     pub(crate) fn sync_blocking(&self) -> io::Result<()> {
         smol::block_on(self.sync())
+    }
+
+    /// A new, empty file in `<data>/incoming/` for an upload body from `mac` as it arrives
+    /// (created with O_EXCL: never another upload's), removed when the [`Incoming`] drops. A
+    /// full disk if `expected` octets would not fit (see [`Incoming::append`]).
+    pub(crate) fn incoming(&self, mac: Mac, expected: u64) -> io::Result<Incoming> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        if let Some(free) = free_space(&self.root)
+            && free.saturating_sub(RESERVE) < expected
+        {
+            return Err(disk_full(&self.root));
+        }
+        let dir = self.root.join(INCOMING);
+        let mut tries = 0;
+        loop {
+            let n = SEQ.fetch_add(1, Ordering::Relaxed);
+            let path = dir.join(format!("{}-{}-{n}", mac.dashed(), unix_ms()));
+            match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok(Incoming { root: self.root.clone(), path, file, len: 0 }),
+                // Another process on this directory (a second master) took the name.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Where the node's newest inventory is (it may not exist).
@@ -537,14 +581,7 @@ impl Writer {
         let mut out = Vec::with_capacity(jobs.len());
         for ((mac, json, summary, _), (kept, newest, replaced)) in jobs.iter().zip(ids) {
             if kept == usize::MAX {
-                out.push(Err(io::Error::new(
-                    io::ErrorKind::StorageFull,
-                    format!(
-                        "the data disk is full: {} KiB free, {} KiB kept for the lease journal",
-                        free_space(&self.root).unwrap_or(0) >> 10,
-                        RESERVE >> 10
-                    ),
-                )));
+                out.push(Err(disk_full(&self.root)));
                 continue;
             }
             if !(ok(kept) && ok(newest)) {
@@ -574,6 +611,65 @@ impl Writer {
     fn flush(&mut self) -> io::Result<()> {
         self.log.as_mut().map_or(Ok(()), Write::flush)
     }
+}
+
+/// An upload body on its way to the store: a file of its own in `<data>/incoming/`, removed
+/// when dropped (stored, refused, or the connection gone). Not fsynced: it is never
+/// acknowledged; the inventory decoded from it is written durably by [`Store::put_inventory`].
+/// Its calls block on the disk: the HTTP workers make them on `smol::unblock`'s threads.
+pub(crate) struct Incoming {
+    root: PathBuf,
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl Incoming {
+    /// Appends `data`. Refused as a full disk ([`io::ErrorKind::StorageFull`], HTTP's 507) before
+    /// it would take the [`RESERVE`] the lease journal keeps, as an inventory is.
+    pub(crate) fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(free) = free_space(&self.root)
+            && free.saturating_sub(RESERVE) < data.len() as u64
+        {
+            return Err(disk_full(&self.root));
+        }
+        self.file.write_all(data)?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    /// Octets appended so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The whole body, read back.
+    pub(crate) fn read_all(&self) -> io::Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let mut body = vec![0; usize::try_from(self.len).map_err(io::Error::other)?];
+        self.file.read_exact_at(&mut body, 0)?;
+        Ok(body)
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_file(&self.path) {
+            log::warn!("store: removing {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// What an upload hears when the disk has no more than the [`RESERVE`] left.
+fn disk_full(root: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "the data disk is full: {} KiB free, {} KiB kept for the lease journal",
+            free_space(root).unwrap_or(0) >> 10,
+            RESERVE >> 10
+        ),
+    )
 }
 
 /// Space kept free on the data disk for the lease journal (a few thousand leases' lines) and
@@ -682,6 +778,30 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert!(lines.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{text}");
+    }
+
+    #[test]
+    fn incoming_bodies_are_files_of_their_own_removed_when_done_or_at_the_next_open() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let (mut a, mut b) = (s.incoming(mac(4), 0).unwrap(), s.incoming(mac(4), 0).unwrap());
+        a.append(b"{\"a\":").unwrap();
+        a.append(b"1}").unwrap();
+        b.append(b"other").unwrap();
+        assert_eq!((a.len(), a.read_all().unwrap()), (7, b"{\"a\":1}".to_vec()));
+        let files = || fs::read_dir(d.path().join(INCOMING)).unwrap().count();
+        assert_eq!(files(), 2, "one file each");
+        drop(a);
+        assert_eq!(files(), 1, "removed when dropped");
+        // A body that could never fit is a full disk before it is sent.
+        let e = s.incoming(mac(4), u64::MAX).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+        // What a crash leaves is removed when the store opens again.
+        std::mem::forget(b);
+        drop(s);
+        assert_eq!(files(), 1);
+        let _s = Store::open(d.path()).unwrap();
+        assert_eq!(files(), 0, "leftovers removed at open");
     }
 
     #[test]
