@@ -157,7 +157,9 @@ impl Dhcp {
                     names.insert(h.clone(), *ip);
                 }
                 Record::Bind { host: None, .. } => {}
-                Record::Release { ip, .. } | Record::Decline { ip, .. } => names.retain(|_, a| a != ip),
+                Record::Release { ip, .. } | Record::Decline { ip, .. } | Record::Reclaim { ip } => {
+                    names.retain(|_, a| a != ip)
+                }
             }
         }
     }
