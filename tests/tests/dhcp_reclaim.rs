@@ -75,8 +75,9 @@ fn stats(ns: &Netns) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("stats: {e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn start_master(ns: &Netns, dir: &Path) -> Proc {
-    let (boot, data, log) = (dir.join("boot"), dir.join("data"), dir.join("master.log"));
+/// `recon serve` in `ns`, logging to `dir/<log>`.
+fn start_master(ns: &Netns, dir: &Path, log: &str) -> Proc {
+    let (boot, data, log) = (dir.join("boot"), dir.join("data"), dir.join(log));
     std::fs::create_dir_all(&boot).unwrap();
     std::fs::write(boot.join("undionly.kpxe"), b"not really iPXE").unwrap();
     let bin = recon_bin();
@@ -122,7 +123,7 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
         veth(ns, inner, &sw, port);
         sw.exec_ok(&["ip", "link", "set", port, "master", "br0"]);
     }
-    let _master = start_master(&m, &dir);
+    let master = start_master(&m, &dir, "master.log");
     let log = || std::fs::read_to_string(dir.join("master.log")).unwrap_or_default();
     let journal = || std::fs::read_to_string(dir.join("data/leases.jsonl")).unwrap_or_default();
 
@@ -207,4 +208,50 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
     assert!(s["dhcp"]["pool_exhausted"].as_u64() >= Some(1), "{:#}", s["dhcp"]);
     assert!(log().contains("reclaimed 4 nobody answered for"), "{}", log());
     assert!(!log().contains("panicked"), "{}", log());
+
+    // A restart (SIGKILL: only what was fsynced counts) replays the reclaims: the three
+    // addresses still free are free at once for a new client (the flood's namespace, with its
+    // own MAC), with no full pool and no probe.
+    drop(master);
+    let _master = start_master(&m, &dir, "master-2.log");
+    let log2 = std::fs::read_to_string(dir.join("master-2.log")).unwrap_or_default();
+    assert!(log2.contains("12 journal lines replayed, 5 addresses known"), "{log2}");
+    let out = flood
+        .command(&[
+            "timeout",
+            "60",
+            busybox.to_str().unwrap(),
+            "udhcpc",
+            "-i",
+            "f0",
+            "-n",
+            "-q",
+            "-f",
+            "-t",
+            "3",
+            "-T",
+            "2",
+            "-s",
+            "/bin/true",
+        ])
+        .output()
+        .expect("udhcpc");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let second = text
+        .lines()
+        .find_map(|l| l.split("lease of ").nth(1).and_then(|r| r.split_whitespace().next()))
+        .unwrap_or_else(|| panic!("udhcpc got no lease after the restart: {text}"));
+    assert!(["10.79.0.3", "10.79.0.4", "10.79.0.5", "10.79.0.6"].contains(&second) && second != ip, "{second}");
+    // Published every second: the OFFER and ACK show once they are.
+    let mut s = serde_json::Value::Null;
+    assert!(wait_for(Duration::from_secs(5), || {
+        s = stats(&m);
+        s["dhcp"]["replies"].as_u64() >= Some(2)
+    }));
+    assert_eq!(
+        (&s["dhcp"]["journal_lines_skipped"], &s["dhcp"]["pool_exhausted"], &s["dhcp"]["reclaim_probed"]),
+        (&0.into(), &0.into(), &0.into()),
+        "{:#}",
+        s["dhcp"]
+    );
 }
