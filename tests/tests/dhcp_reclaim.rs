@@ -69,6 +69,39 @@ for mac, ip in clients[count - declines:]:
 print(json.dumps({"acked": acked, "declined": [ip for _, ip in clients[count - declines:]]}))
 "#;
 
+/// Meanwhile, the holder asks for its configuration (DHCPINFORM, RFC 2131 section 3.4) every
+/// 100 ms for `secs` and times each ACK: the DHCP loop must go on answering while a reclaim
+/// round waits a second for ARP answers.
+const INFORM: &str = r#"
+import json, socket, struct, sys, time
+iface, me, server, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+s.bind(("0.0.0.0", 68))
+s.settimeout(0.05)
+mac = bytes.fromhex(open("/sys/class/net/%s/address" % iface).read().strip().replace(":", ""))
+ciaddr = struct.unpack("!I", socket.inet_aton(me))[0]
+took, n, end = [], 0, time.time() + secs
+while time.time() < end:
+    xid = 0x1F000000 + n
+    n += 1
+    head = struct.pack("!BBBBIHHIIII", 1, 1, 6, 0, xid, 0, 0, ciaddr, 0, 0, 0) + mac + bytes(10) + bytes(192)
+    m = head + b"\x63\x82\x53\x63" + bytes([53, 1, 8, 255])
+    start = time.time()
+    s.sendto(m + bytes(300 - len(m)), (server, 67))
+    while time.time() - start < 2:
+        try:
+            d, _ = s.recvfrom(1500)
+        except socket.timeout:
+            continue
+        if len(d) > 240 and d[0] == 2 and struct.unpack("!I", d[4:8])[0] == xid:
+            took.append(time.time() - start)
+            break
+    time.sleep(0.1)
+print(json.dumps({"sent": n, "answered": len(took), "slowest": max(took, default=None)}))
+"#;
+
 fn stats(ns: &Netns) -> serde_json::Value {
     let out = ns.exec_ok(&["curl", "-sS", "--max-time", "5", "http://10.79.0.1/api/v1/stats"]);
     serde_json::from_slice(&out.stdout)
@@ -153,6 +186,12 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
     holder.exec_ok(&["ip", "addr", "add", "10.79.0.2/29", "dev", "h0"]);
     // Past the minimum age (3 s) of every binding and decline.
     std::thread::sleep(Duration::from_secs(4));
+    let inform = dir.join("inform.py");
+    std::fs::write(&inform, INFORM).unwrap();
+    let mut informs = holder.spawn(
+        &["timeout", "30", python.to_str().unwrap(), inform.to_str().unwrap(), "h0", "10.79.0.2", "10.79.0.1", "3"],
+        &dir.join("inform.log"),
+    );
 
     // The real client: udhcpc, a DISCOVER every 2 s, at most 30 (60 s), bounded by timeout(1).
     let asked = Instant::now();
@@ -186,6 +225,14 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
         .to_owned();
     eprintln!("the real client had {ip} {:.1} s after it first asked", took.as_secs_f64());
     assert!(took < Duration::from_secs(60), "{took:?}");
+    // The holder's INFORMs, sent all through the round, were each answered at once.
+    assert!(wait_for(Duration::from_secs(10), || informs.try_wait().is_some()), "inform.py did not end");
+    let text = std::fs::read_to_string(dir.join("inform.log")).unwrap_or_default();
+    let informed: serde_json::Value =
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("inform.py: {e}: {text}"));
+    eprintln!("INFORMs through the reclaim round: {informed}");
+    assert!(informed["sent"].as_u64() >= Some(10) && informed["answered"] == informed["sent"], "{informed}");
+    assert!(informed["slowest"].as_f64() < Some(0.75), "the loop waited on the ARP probe: {informed}");
     assert!(["10.79.0.3", "10.79.0.4", "10.79.0.5", "10.79.0.6"].contains(&ip.as_str()), "{ip}");
     // It came of a reclaim, journaled (and fsynced) before the ACK that gave it out.
     let j = journal();
