@@ -17,19 +17,19 @@
 //!
 //! Reclaim: a REQUEST for a free address is granted without a record of the client (see
 //! `request`), so a host inventing client identifiers can bind the whole pool with DISCOVERs
-//! or bare REQUESTs, and then quarantine it with DECLINEs (section 4.3.3), for the lease time
+//! or bare REQUESTs, then quarantine it with DECLINEs (section 4.3.3), for the lease time
 //! (dhcpstarv, yersinia). Kea and dnsmasq leave this to switch DHCP snooping; dnsmasq pings an
 //! address before offering it. Here, when a DISCOVER finds no address to offer (section 4.3.1;
 //! offers reserve nothing, section 3.1, so the pool is full of bindings and quarantines), the
-//! server names a
-//! few addresses whose holders may be gone (bound or declined at least the minimum age ago,
-//! oldest first, [`RECLAIM_BATCH`] at a time, one round at once) in [`Outcome::probe`]; the
-//! runtime ARP-probes them (RFC 5227 section 2.1.1: sender address 0.0.0.0, so no cache learns
-//! a binding from the probe) without holding up other requests, and hands back which ones a
-//! host answered for ([`Server::reclaim_result`]). An address nobody answers for becomes free
-//! through a [`Record::Reclaim`], journaled like the others; one that answers is kept (for a
-//! declined address: the decline was true). The PXE client that found the pool full sends its
-//! DISCOVER again by itself (section 4.1: ROMs retry after 4, 8, 16 s) and gets one.
+//! server names a few addresses whose holders may be gone (bound, renewed or declined at least
+//! the minimum age ago, oldest first, [`RECLAIM_BATCH`] at a time, one round at once) in
+//! [`Outcome::probe`]; the runtime ARP-probes them (RFC 5227 section 2.1.1: sender address
+//! 0.0.0.0, so no cache learns a binding from the probe) without holding up other requests, and
+//! hands back which ones a host answered for ([`Server::reclaim_result`]). An address nobody
+//! answers for becomes free through a [`Record::Reclaim`], journaled like the others; one that
+//! answers is kept (for a declined address: the decline was true). The PXE client that found
+//! the pool full sends its DISCOVER again by itself (section 4.1: ROMs retry after 4, 8, 16 s)
+//! and gets one.
 //!
 //! Modes: `Full` hands out addresses; `Proxy` answers only PXE clients, with boot options and
 //! no address, for a segment that already has a DHCP server; `Off` answers nobody.
