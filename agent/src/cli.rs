@@ -60,6 +60,9 @@ options:
   --reprobe SECS        while serving full DHCP, probe for another server this often (default
                         30); at the first sign of one, or of a router, auto stops answering DHCP
   --lease SECS          the lease time handed out (default 3600)
+  --reclaim-after SECS  when the pool is full, ARP-probe addresses bound, renewed or declined at
+                        least this long ago, a few at a time, oldest first, and give out again
+                        those nobody answers for (default 60); never behind a --relay
   --name NAME           a DNS name of the master (repeatable; default: bang and recon)
   --domain D            the domain handed to clients (default: none)
   --router A.B.C.D      the router handed to clients (default: none)
@@ -378,6 +381,7 @@ fn serve(mut p: lexopt::Parser) -> anyhow::Result<ExitCode> {
             Long("probe") => a.probe = secs(&mut p, CMD, "--probe")?,
             Long("reprobe") => a.reprobe = secs(&mut p, CMD, "--reprobe")?.max(Duration::from_secs(1)),
             Long("stuck") => a.stuck = secs(&mut p, CMD, "--stuck")?,
+            Long("reclaim-after") => a.reclaim_after = secs(&mut p, CMD, "--reclaim-after")?,
             Long("router") => a.router = Some(number(&mut p, CMD, "--router", "not an IPv4 address A.B.C.D")?),
             Long("append") => a.append = text(&mut p, CMD, "--append")?,
             Long("fast-path") => {

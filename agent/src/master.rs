@@ -44,6 +44,8 @@ pub(crate) struct ServeArgs {
     pub(crate) probe: Duration,
     /// How often the interlock probes for another DHCP server while serving full DHCP.
     pub(crate) reprobe: Duration,
+    /// A full pool's reclaim probes addresses bound, renewed or declined at least this long ago.
+    pub(crate) reclaim_after: Duration,
     pub(crate) relays: Vec<Subnet>,
     pub(crate) router: Option<Ipv4Addr>,
     /// Kernel arguments appended to every node's boot.ipxe (`console=ttyS0`, ...).
@@ -82,6 +84,7 @@ impl ServeArgs {
             lease_secs: 3600,
             probe: Duration::from_secs(4),
             reprobe: Duration::from_secs(30),
+            reclaim_after: Duration::from_secs(u64::from(crate::serve::dhcp::RECLAIM_AFTER_SECS)),
             relays: Vec::new(),
             router: None,
             append: String::new(),
@@ -333,6 +336,7 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
         dhcp.borrow_mut().set_own_mac(mac);
         let rivals = runtime::guard::Rivals::default();
         dhcp.borrow_mut().rivals = rivals.clone();
+        dhcp.borrow_mut().set_reclaim_after(u32::try_from(args.reclaim_after.as_secs()).unwrap_or(u32::MAX));
         if mode == Mode::Full {
             // The interlock: stop at the first sign of another DHCP server or a router, unless
             // the operator asked for full DHCP (then only say so).

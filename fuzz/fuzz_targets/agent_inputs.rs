@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
                             .map(|s| s.to_string()),
                         token: (arg & 8 == 8).then(|| "ab".to_owned()),
                         durable: arg & 16 == 0,
+                        master: (arg & 32 == 32).then(|| format!("52:54:00:00:00:{:02x}", arg >> 6)),
                     },
                 ))
             } else {
@@ -75,6 +76,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 None
             }
+            8 => Some(Input::MasterChecked(if arg & 1 == 1 { Ok(()) } else { Err(Failure::Network("x".into())) })),
+            9 => Some(Input::MasterStopped(if arg & 1 == 1 {
+                Ok("stopped".into())
+            } else {
+                Err(Failure::Local("x".into()))
+            })),
             _ => None,
         };
         match input {

@@ -140,6 +140,11 @@ impl Model {
                 self.bound.remove(ip);
                 self.quarantine.insert(*ip, *expires);
             }
+            // A reclaim round's verdict (the runtime's ARP probe found nobody): free again.
+            Record::Reclaim { ip } => {
+                self.bound.remove(ip);
+                self.quarantine.remove(ip);
+            }
         }
     }
 }

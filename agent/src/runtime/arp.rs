@@ -3,6 +3,10 @@
 //! sender address of 0.0.0.0), and after taking it says so (ARP announcements). A master that
 //! took an address already in use would break the host that has it and answer for it.
 //!
+//! The DHCP server probes the same way for addresses it leased when its pool is full
+//! ([`probe_many`]): a holder that answers is there, one that does not is gone and its address
+//! can be given again (serve/dhcp's reclaim).
+//!
 //! The frames are written and read on a packet socket bound to the interface: an address that is
 //! not yet configured cannot be probed through the kernel's ARP.
 //!
@@ -125,6 +129,54 @@ pub(crate) async fn probe(iface: &str, ours: Mac, ip: Ipv4Addr) -> io::Result<Op
         }
     }
     Ok(None)
+}
+
+/// Probes for every address of `ips` at once on `iface` (section 2.1.1: sender address 0.0.0.0,
+/// so no neighbour learns anything from the probe), twice, `wait / 2` apart (one lost frame is
+/// not taken for absence), listening `wait` in all: the addresses some other host answered for
+/// or probed for too, in the order found.
+pub(crate) async fn probe_many(iface: &str, ours: Mac, ips: &[Ipv4Addr], wait: Duration) -> io::Result<Vec<Ipv4Addr>> {
+    let sock = open(iface)?;
+    let mut present = Vec::new();
+    let start = Instant::now();
+    for until in [start + wait / 2, start + wait] {
+        for &ip in ips.iter().filter(|ip| !present.contains(*ip)) {
+            send_frame(&sock, &request(ours, Ipv4Addr::UNSPECIFIED, ip)).await?;
+        }
+        listen_many(&sock, ips, ours, until, &mut present).await?;
+    }
+    Ok(present)
+}
+
+/// Watches `sock` until `until`, adding to `present` each of `ips` another host shows it has.
+async fn listen_many(
+    sock: &Async<OwnedFd>,
+    ips: &[Ipv4Addr],
+    ours: Mac,
+    until: Instant,
+    present: &mut Vec<Ipv4Addr>,
+) -> io::Result<()> {
+    let mut buf = [0u8; 1600];
+    while present.len() < ips.len() {
+        let frame = smol::future::or(
+            async {
+                sock.read_with(|fd| recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io::Error::from))
+                    .await
+                    .map(Some)
+            },
+            async {
+                smol::Timer::at(until).await;
+                Ok(None)
+            },
+        )
+        .await?;
+        let Some(n) = frame else { break };
+        let frame = buf.get(..n).unwrap_or_default();
+        if let Some(&ip) = ips.iter().find(|&&ip| !present.contains(&ip) && conflict(frame, ip, ours).is_some()) {
+            present.push(ip);
+        }
+    }
+    Ok(())
 }
 
 /// Announces that this host now has `ip` (section 2.3), so neighbours' caches and switches

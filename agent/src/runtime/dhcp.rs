@@ -12,6 +12,12 @@
 //! what syncing inline cost). Replies that need no sync (OFFER, NAK) still queue behind a commit
 //! in flight: sent at once, each would cost the client a wakeup of its own, and a burst of them
 //! overflowed perfdhcp's socket where the batched replies did not.
+//!
+//! Reclaim (serve/dhcp, RFC 5227 section 2.1.1): when a DISCOVER finds the pool full, the core
+//! names a few addresses to probe; a task beside the port 67 loop on the same executor probes
+//! them by ARP (runtime/arp.rs, about a second) while the loop goes on answering everyone else,
+//! then hands the answers back to the core, whose reclaim records go through the committer
+//! like any other.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -28,6 +34,7 @@ use netboot_proto::dhcpv4::{self, Packet, Repr};
 use super::guard;
 use smol::Async;
 
+use super::arp;
 use super::clock::unix_secs;
 use super::files::Journal;
 use super::netlink::Rtnl;
@@ -42,6 +49,10 @@ const BATCH: usize = 64;
 /// Batches queued for the committer at most; beyond this the loop waits (the socket's receive
 /// buffer holds what arrives meanwhile).
 const QUEUE: usize = 256;
+
+/// How long a reclaim round listens for ARP answers (RFC 5227's PROBE_MIN to PROBE_MAX is 1-2 s
+/// between probes; hosts answer within milliseconds).
+const RECLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Names the DNS responder answers for leased nodes, kept current by the DHCP loop.
 pub(crate) type Names = Rc<RefCell<BTreeMap<String, Ipv4Addr>>>;
@@ -77,6 +88,12 @@ pub(crate) struct Dhcp {
     guard: Option<Guard>,
     /// Recon masters that stand down for this one: their DHCP is no foreign server's for a while.
     pub(crate) rivals: guard::Rivals,
+    /// The interface's MAC, the sender of reclaim probes.
+    own_mac: Option<netboot_proto::Mac>,
+    /// A reclaim round the core asked for, not yet taken by the prober.
+    round: Vec<Ipv4Addr>,
+    /// Wakes the prober (a pending wake is enough: the round is in `round`).
+    wake: (smol::channel::Sender<()>, smol::channel::Receiver<()>),
 }
 
 /// What the interlock knows.
@@ -129,6 +146,9 @@ impl Dhcp {
             off: Arc::default(),
             guard: None,
             rivals: guard::Rivals::default(),
+            own_mac: None,
+            round: Vec::new(),
+            wake: smol::channel::bounded(1),
         };
         d.refresh_names(unix_secs());
         Ok(d)
@@ -160,7 +180,9 @@ impl Dhcp {
                     names.insert(h.clone(), *ip);
                 }
                 Record::Bind { host: None, .. } => {}
-                Record::Release { ip, .. } | Record::Decline { ip, .. } => names.retain(|_, a| a != ip),
+                Record::Release { ip, .. } | Record::Decline { ip, .. } | Record::Reclaim { ip } => {
+                    names.retain(|_, a| a != ip)
+                }
             }
         }
     }
@@ -175,6 +197,52 @@ impl Dhcp {
     /// answer.
     pub(crate) fn set_own_mac(&mut self, mac: netboot_proto::Mac) {
         self.server.set_own_mac(mac.0);
+        self.own_mac = Some(mac);
+    }
+
+    /// The minimum age before a full pool's reclaim may probe an address (`--reclaim-after`).
+    pub(crate) fn set_reclaim_after(&mut self, secs: u32) {
+        self.server.set_reclaim_after(secs);
+    }
+
+    /// A reclaim round's answer (the addresses a host answered ARP for, or why there is none):
+    /// the core frees the silent ones, and their records are journaled like a batch's.
+    fn reclaim_done(&mut self, probed: &[Ipv4Addr], answer: io::Result<Vec<Ipv4Addr>>, sock: &Arc<UdpSocket>) {
+        let present = match answer {
+            // Finished or stopped meanwhile: nothing more is promised or journaled.
+            Ok(_) if self.off.load(Ordering::Acquire) || self.stood_down() => {
+                return self.server.reclaim_abandoned();
+            }
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("dhcp: reclaim: ARP probe of {} addresses failed: {e}", probed.len());
+                return self.server.reclaim_abandoned();
+            }
+        };
+        let now = unix_secs();
+        let records = self.server.reclaim_result(probed, &present, now);
+        let freed: Vec<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Reclaim { ip } => Some(ip.to_string()),
+                _ => None,
+            })
+            .collect();
+        log::info!(
+            "dhcp: pool full: ARP-probed {} addresses; reclaimed {} nobody answered for ({}), kept {}",
+            probed.len(),
+            freed.len(),
+            freed.join(" "),
+            present.len()
+        );
+        if records.is_empty() {
+            return;
+        }
+        let lines: Vec<String> = records.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+        self.journal_lines += lines.len();
+        self.commit.submit(Job::Append { lines, replies: Vec::new(), sock: sock.clone() });
+        self.maybe_compact();
+        self.update_names(&records, now);
     }
 
     /// Whether the interlock stopped this server.
@@ -220,7 +288,7 @@ impl Dhcp {
     }
 
     /// For `GET /api/v1/stats`: the core's counters and the socket loop's.
-    pub(crate) fn counters(&self) -> [(&'static str, u64); 13] {
+    pub(crate) fn counters(&self) -> [(&'static str, u64); 16] {
         let (s, io) = (&self.server.stats, &self.io);
         [
             ("requests", s.requests),
@@ -231,6 +299,9 @@ impl Dhcp {
             ("pool_exhausted", s.pool_exhausted),
             ("unknown_relay", s.unknown_relay),
             ("emit_failed", s.emit_failed),
+            ("reclaim_probed", s.reclaim_probed),
+            ("reclaimed", s.reclaimed),
+            ("reclaim_kept", s.reclaim_kept),
             ("malformed", io.malformed),
             ("journal_lines_skipped", io.journal_lines_skipped),
             ("unicast_fallbacks", io.unicast_fallbacks),
@@ -281,6 +352,11 @@ impl Dhcp {
                 replies.push((out[..len].to_vec(), to));
             }
             events.extend(o.events);
+            if !o.probe.is_empty() {
+                // The core starts one round at a time: this is the only one.
+                self.round = o.probe;
+                let _ = self.wake.0.try_send(());
+            }
         }
         if records.is_empty() && self.commit.idle() {
             // Offers, NAKs and INFORM answers promise nothing durable; with no earlier batch still
@@ -506,12 +582,43 @@ pub(crate) async fn serve_port(dhcp: Rc<RefCell<Dhcp>>, iface: String, port: u16
     // The committer thread sends on its own handle to the same (non-blocking) socket.
     let sender = Arc::new(sock.get_ref().try_clone()?);
     log::info!("dhcp: serving port {port} on {iface}");
-    let mut buf = vec![0u8; 1500];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf).await?;
-        let std::net::SocketAddr::V4(from) = from else { continue };
-        let batch = drain(sock.get_ref(), (buf[..n].to_vec(), from));
-        dhcp.borrow_mut().process(&batch, port, &sender);
+    let serve = async {
+        let mut buf = vec![0u8; 1500];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await?;
+            let std::net::SocketAddr::V4(from) = from else { continue };
+            let batch = drain(sock.get_ref(), (buf[..n].to_vec(), from));
+            dhcp.borrow_mut().process(&batch, port, &sender);
+        }
+    };
+    if port != dhcpv4::SERVER_PORT {
+        return serve.await;
+    }
+    // DISCOVERs arrive on 67: its reclaim rounds are probed beside it.
+    let reclaim = async {
+        reclaimer(dhcp.clone(), &iface, &sender).await;
+        std::future::pending::<io::Result<()>>().await
+    };
+    smol::future::or(serve, reclaim).await
+}
+
+/// Probes the reclaim rounds the core asks for, one at a time. The loop never waits on it: a
+/// round's second of listening only delays the next round.
+async fn reclaimer(dhcp: Rc<RefCell<Dhcp>>, iface: &str, sock: &Arc<UdpSocket>) {
+    let wake = dhcp.borrow().wake.1.clone();
+    while wake.recv().await.is_ok() {
+        let (ips, mac) = {
+            let mut d = dhcp.borrow_mut();
+            (std::mem::take(&mut d.round), d.own_mac)
+        };
+        if ips.is_empty() {
+            continue;
+        }
+        let answer = match mac {
+            Some(mac) => arp::probe_many(iface, mac, &ips, RECLAIM_WAIT).await,
+            None => Err(io::Error::other("the interface's MAC is not known")),
+        };
+        dhcp.borrow_mut().reclaim_done(&ips, answer, sock);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The lease table and its journal.
 //!
-//! Every change that a client may rely on (a binding, a release, a decline) becomes a
+//! Every change that a client may rely on (a binding, a release, a decline, a reclaim) becomes a
 //! [`Record`]; the runtime appends records to `leases.jsonl` and fsyncs before it sends the ACK
 //! that announces them, so a restart replays the journal into the same table and no client ever
 //! holds an address the master forgot. Offers are not journaled: a client that loses its offer
@@ -88,6 +88,10 @@ pub enum Record {
     /// `ip` declined; quarantined until `expires`.
     #[allow(missing_docs)]
     Decline { key: ClientKey, ip: Ipv4Addr, expires: u64 },
+    /// `ip`, bound or quarantined, made free: nobody answered an ARP probe for it (RFC 5227
+    /// section 2.1.1), so its holder is gone. A bound address stays tied to its last client.
+    #[allow(missing_docs)]
+    Reclaim { ip: Ipv4Addr },
 }
 
 /// An outstanding offer.
@@ -184,7 +188,51 @@ impl Leases {
                     Lease { key: String::new(), mac: None, state: State::Declined, expires: *expires, hostname: None },
                 );
             }
+            Record::Reclaim { ip } => {
+                if self.by_ip.get(ip).is_some_and(|l| matches!(l.state, State::Bound | State::Declined)) {
+                    self.set_free(*ip);
+                }
+            }
         }
+    }
+
+    /// Addresses in `pool` whose holders may be gone, for an ARP probe when the pool is full:
+    /// bound leases whose binding ends by `bound_by` and quarantines that end by `declined_by`
+    /// (the caller's way of saying "bound, renewed or declined at least the minimum age ago"),
+    /// oldest first, at most `max`, leaving out those `skip` names. Walks the running entries in
+    /// the order they end, stopping past both limits: O(entries up to the limits).
+    pub fn reclaimable(
+        &self,
+        pool: (Ipv4Addr, Ipv4Addr),
+        bound_by: u64,
+        declined_by: u64,
+        max: usize,
+        skip: impl Fn(Ipv4Addr) -> bool,
+    ) -> Vec<Ipv4Addr> {
+        let (mut bound, mut declined) = (0, 0);
+        let mut found = Vec::new();
+        for &(expires, ip) in &self.running {
+            if expires > bound_by.max(declined_by) || (bound >= max && declined >= max) {
+                break;
+            }
+            if ip < pool.0 || ip > pool.1 || skip(ip) {
+                continue;
+            }
+            let Some(l) = self.by_ip.get(&ip) else { continue };
+            let (limit, count) = match l.state {
+                State::Bound => (bound_by, &mut bound),
+                State::Declined => (declined_by, &mut declined),
+                State::Free | State::Offered { .. } => continue,
+            };
+            if expires <= limit && *count < max {
+                *count += 1;
+                // How far before its limit an entry ends is how long past the minimum age it
+                // was made, whatever its kind: the order of age across both kinds.
+                found.push((i128::from(expires) - i128::from(limit), ip));
+            }
+        }
+        found.sort_unstable();
+        found.into_iter().take(max).map(|(_, ip)| ip).collect()
     }
 
     /// A client moving to `ip` lets go of any other address it held.
@@ -711,6 +759,74 @@ mod tests {
         l.expire(499);
         assert_eq!(l.bound(499).count(), 1);
         l.check().unwrap();
+    }
+
+    #[test]
+    fn reclaim_candidates_are_past_the_minimum_age_oldest_first_quarantines_included() {
+        let mut l = Leases::default();
+        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+        let pool = (ip(10), ip(20));
+        // Leases of 3600 s bound at 100, 130, 160, 190; quarantines of 600 s declined at 120
+        // and 175; an address outside the pool (a relay's) bound at 50.
+        for (d, at) in [(10, 160), (11, 100), (12, 190), (13, 130)] {
+            l.apply(&bind(&format!("k{d}"), ip(d), at + 3600));
+        }
+        for (d, at) in [(14, 120), (15, 175)] {
+            l.apply(&Record::Decline { key: format!("k{d}"), ip: ip(d), expires: at + 600 });
+        }
+        l.apply(&bind("relayed", Ipv4Addr::new(192, 168, 40, 2), 50 + 3600));
+        // Now 240, a minimum age of 60: made at 180 or before.
+        let (now, age) = (240, 60);
+        let (bound_by, declined_by) = (now + 3600 - age, now + 600 - age);
+        let all = l.reclaimable(pool, bound_by, declined_by, 8, |_| false);
+        assert_eq!(all, [ip(11), ip(14), ip(13), ip(10), ip(15)], "oldest first; 12 is too young");
+        assert_eq!(l.reclaimable(pool, bound_by, declined_by, 2, |_| false), [ip(11), ip(14)]);
+        assert_eq!(l.reclaimable(pool, bound_by, declined_by, 2, |a| a == ip(14)), [ip(11), ip(13)]);
+        // A renewal makes a lease young again.
+        l.apply(&bind("k11", ip(11), 230 + 3600));
+        assert_eq!(l.reclaimable(pool, bound_by, declined_by, 1, |_| false), [ip(14)]);
+        // Nothing is old enough a minute earlier.
+        assert!(l.reclaimable(pool, 100 + 3600 - age, 100 + 600 - age, 8, |_| false).is_empty());
+    }
+
+    #[test]
+    fn a_reclaim_frees_the_address_and_survives_a_replay() {
+        let ip = |d| Ipv4Addr::new(10, 0, 0, d);
+        let journal = [
+            bind("a", ip(10), 5000),
+            bind("b", ip(11), 5000),
+            Record::Decline { key: "c".into(), ip: ip(12), expires: 900 },
+            bind("d", ip(13), 5000),
+            Record::Reclaim { ip: ip(10) },
+            Record::Reclaim { ip: ip(12) },
+        ];
+        let replay = |records: &[Record]| {
+            let mut l = Leases::default();
+            for r in records {
+                let line = serde_json::to_string(r).unwrap();
+                l.apply(&serde_json::from_str(&line).unwrap());
+            }
+            l.check().unwrap();
+            l
+        };
+        let l = replay(&journal);
+        assert_eq!(serde_json::to_string(&journal[4]).unwrap(), r#"{"t":"reclaim","ip":"10.0.0.10"}"#);
+        for (d, free) in [(10, true), (11, false), (12, true), (13, false)] {
+            assert_eq!(l.available(ip(d), "x", 100), free, "10.0.0.{d}");
+        }
+        // The reclaimed lease stays a's previous address (RFC 2131 section 4.3.1).
+        assert_eq!(l.address_of("a"), Some(ip(10)));
+        assert_eq!(l.bound(100).count(), 2);
+        // A full pool of four has two addresses again; compaction keeps them free.
+        let mut c = replay(&l.snapshot());
+        assert!(c.available(ip(10), "x", 100) && c.available(ip(12), "x", 100));
+        assert!(!c.available(ip(11), "x", 100));
+        assert!(c.choose("new", None, POOL, &[], 100).is_some_and(|a| a == ip(10) || a == ip(12)));
+        // A reclaim of an address that is already free changes nothing.
+        let mut again = replay(&journal);
+        again.apply(&Record::Reclaim { ip: ip(10) });
+        again.apply(&Record::Reclaim { ip: ip(20) });
+        assert_eq!(again.snapshot(), l.snapshot());
     }
 
     /// The address choice as it was, a scan of the whole pool: the indexes must pick the same.

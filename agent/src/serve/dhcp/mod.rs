@@ -15,11 +15,28 @@
 //!   section 24.7.2). iPXE, recognised by option 77 or 175, gets the script URL, which ends the
 //!   chain-loading loop.
 //!
+//! Reclaim: a REQUEST for a free address is granted without a record of the client (see
+//! `request`), so a host inventing client identifiers can bind the whole pool with DISCOVERs
+//! or bare REQUESTs, then quarantine it with DECLINEs (section 4.3.3), for the lease time
+//! (dhcpstarv, yersinia). Kea and dnsmasq leave this to switch DHCP snooping; dnsmasq pings an
+//! address before offering it. Here, when a DISCOVER finds no address to offer (section 4.3.1;
+//! offers reserve nothing, section 3.1, so the pool is full of bindings and quarantines), the
+//! server names a few addresses whose holders may be gone (bound, renewed or declined at least
+//! the minimum age ago, oldest first, [`RECLAIM_BATCH`] at a time, one round at once) in
+//! [`Outcome::probe`]; the runtime ARP-probes them (RFC 5227 section 2.1.1: sender address
+//! 0.0.0.0, so no cache learns a binding from the probe) without holding up other requests, and
+//! hands back which ones a host answered for ([`Server::reclaim_result`]). An address nobody
+//! answers for becomes free through a [`Record::Reclaim`], journaled like the others; one that
+//! answers is kept (for a declined address: the decline was true). The PXE client that found
+//! the pool full sends its DISCOVER again by itself (section 4.1: ROMs retry after 4, 8, 16 s)
+//! and gets one.
+//!
 //! Modes: `Full` hands out addresses; `Proxy` answers only PXE clients, with boot options and
 //! no address, for a segment that already has a DHCP server; `Off` answers nobody.
 
 pub mod leases;
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netboot_proto::Mac;
@@ -28,6 +45,18 @@ use netboot_proto::dhcpv4::pxe::{BootClass, ClientArch, SuboptionWriter, vendor}
 use netboot_proto::dhcpv4::{CLIENT_PORT, DhcpOption, Ipv4List, MessageType, PXE_PORT, Repr, SERVER_PORT, max_len_for};
 
 use leases::{ClientKey, Leases, Record, State};
+
+/// Addresses ARP-probed in one reclaim round at most: a few, so a round ends in about the
+/// probe's wait, and an exhausted pool is won back a round at a time, not probed at once.
+pub const RECLAIM_BATCH: usize = 8;
+
+/// A round the runtime has not answered within this many seconds is given up (the probe takes
+/// about one): a lost answer must not stop reclaiming for good.
+const RECLAIM_ROUND_SECS: u64 = 30;
+
+/// The minimum age by default: an address bound, renewed or declined less than a minute ago is
+/// not probed (its holder has just shown up).
+pub const RECLAIM_AFTER_SECS: u32 = 60;
 
 /// How the server takes part on its segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +223,9 @@ pub struct Outcome {
     pub record: Option<Record>,
     /// For the timeline.
     pub events: Vec<Event>,
+    /// A reclaim round: addresses to ARP-probe on the server's interface, the answer going to
+    /// [`Server::reclaim_result`] (or [`Server::reclaim_abandoned`]). Empty mostly.
+    pub probe: Vec<Ipv4Addr>,
 }
 
 /// Why a request got nothing back, counted.
@@ -215,6 +247,30 @@ pub struct Stats {
     pub unknown_relay: u64,
     /// The reply did not fit the client's maximum message size.
     pub emit_failed: u64,
+    /// Addresses ARP-probed to reclaim them from a full pool.
+    pub reclaim_probed: u64,
+    /// Probed addresses nobody answered for, made free.
+    pub reclaimed: u64,
+    /// Probed addresses a host answered for, kept.
+    pub reclaim_kept: u64,
+}
+
+/// The reclaim rounds' state (none of it journaled: a restart starts with no round).
+#[derive(Debug)]
+struct Reclaim {
+    /// The minimum age, seconds.
+    after: u64,
+    /// The round in flight: each address with the holder and end it had when probed, so an
+    /// entry that changed meanwhile (renewed, released, rebound) is left alone.
+    round: Vec<(Ipv4Addr, ClientKey, u64)>,
+    /// When the round in flight started.
+    started: u64,
+    /// Addresses a host answered for, and when: not probed again before the minimum age.
+    /// At most one per address of the pool.
+    kept: HashMap<Ipv4Addr, u64>,
+    /// A search that found nothing is not repeated before this (a flood of DISCOVERs on a
+    /// full pool searches once a second, not once a request).
+    idle_until: u64,
 }
 
 /// The server.
@@ -225,6 +281,7 @@ pub struct Server {
     own_mac: Option<[u8; 6]>,
     /// What it decided, counted.
     pub stats: Stats,
+    reclaim: Reclaim,
 }
 
 /// What a request is, read once.
@@ -245,7 +302,84 @@ fn hex(b: &[u8]) -> String {
 impl Server {
     /// A server with this configuration and the leases replayed from the journal.
     pub fn new(cfg: Config, leases: Leases) -> Server {
-        Server { cfg, leases, own_mac: None, stats: Stats::default() }
+        let reclaim = Reclaim {
+            after: u64::from(RECLAIM_AFTER_SECS),
+            round: Vec::new(),
+            started: 0,
+            kept: HashMap::new(),
+            idle_until: 0,
+        };
+        Server { cfg, leases, own_mac: None, stats: Stats::default(), reclaim }
+    }
+
+    /// Sets the minimum age, seconds since an address was bound, renewed or declined, before a
+    /// full pool's reclaim round may probe it (default [`RECLAIM_AFTER_SECS`]).
+    pub fn set_reclaim_after(&mut self, secs: u32) {
+        self.reclaim.after = u64::from(secs);
+    }
+
+    /// Starts a reclaim round for the directly attached pool, unless one is in flight or a
+    /// search found nothing this second: the addresses to probe, oldest first.
+    fn start_reclaim(&mut self, now: u64) -> Vec<Ipv4Addr> {
+        let r = &mut self.reclaim;
+        if (!r.round.is_empty() && now < r.started + RECLAIM_ROUND_SECS) || now < r.idle_until {
+            return Vec::new();
+        }
+        r.round.clear();
+        let after = r.after;
+        // A binding that ends by `bound_by` was made (or renewed) `after` seconds ago or more;
+        // likewise a quarantine ending by `declined_by`.
+        let bound_by = (now + u64::from(self.cfg.lease_secs)).saturating_sub(after);
+        let declined_by = (now + u64::from(self.cfg.decline_secs)).saturating_sub(after);
+        let kept = &r.kept;
+        let server = self.cfg.server;
+        let ips = self.leases.reclaimable(self.cfg.subnet.pool, bound_by, declined_by, RECLAIM_BATCH, |ip| {
+            ip == server || kept.get(&ip).is_some_and(|&at| now < at + after)
+        });
+        if ips.is_empty() {
+            r.idle_until = now + 1;
+            return ips;
+        }
+        r.round = ips.iter().filter_map(|&ip| self.leases.get(ip).map(|l| (ip, l.key.clone(), l.expires))).collect();
+        r.started = now;
+        self.stats.reclaim_probed += ips.len() as u64;
+        ips
+    }
+
+    /// The answer to the round in [`Outcome::probe`]: `probed` are the addresses the runtime
+    /// probed, `answered` those a host answered ARP for. Every other probed address of the
+    /// round, still held as it was when probed, is freed; the records must be journaled like a
+    /// reply's. An address of the round that was not probed (a late answer to a round given up,
+    /// while a newer one is out) is never freed: the round ends deciding nothing for it.
+    pub fn reclaim_result(&mut self, probed: &[Ipv4Addr], answered: &[Ipv4Addr], now: u64) -> Vec<Record> {
+        let mut records = Vec::new();
+        for (ip, key, expires) in std::mem::take(&mut self.reclaim.round) {
+            if !probed.contains(&ip) {
+                continue;
+            }
+            if answered.contains(&ip) {
+                // A host has it: a real one (for a declined address, the decline was true).
+                self.stats.reclaim_kept += 1;
+                self.reclaim.kept.insert(ip, now);
+                continue;
+            }
+            let unchanged = self.leases.get(ip).is_some_and(|l| {
+                l.key == key && l.expires == expires && matches!(l.state, State::Bound | State::Declined)
+            });
+            if unchanged {
+                let rec = Record::Reclaim { ip };
+                self.leases.apply(&rec);
+                self.stats.reclaimed += 1;
+                records.push(rec);
+            }
+        }
+        records
+    }
+
+    /// The runtime could not probe (no packet socket): the round ends deciding nothing, and
+    /// the next full-pool DISCOVER may start another.
+    pub fn reclaim_abandoned(&mut self) {
+        self.reclaim.round.clear();
     }
 
     /// Tells the server its own interface's hardware address: requests that carry it (its own
@@ -339,7 +473,7 @@ impl Server {
     /// seconds). The reply, if any, is written to `out`.
     pub fn handle(&mut self, req: &Repr<'_>, port: u16, from: SocketAddrV4, now: u64, out: &mut [u8]) -> Outcome {
         self.stats.requests += 1;
-        let mut outcome = Outcome { reply: None, record: None, events: Vec::new() };
+        let mut outcome = Outcome { reply: None, record: None, events: Vec::new(), probe: Vec::new() };
         let Some(kind) = req.message_type().filter(|_| req.op == netboot_proto::dhcpv4::Op::Request) else {
             self.stats.not_for_us += 1;
             return outcome;
@@ -393,6 +527,11 @@ impl Server {
                     self.stats.pool_exhausted += 1;
                     ev.note = Some("no free address");
                     outcome.events.push(ev);
+                    // Only the directly attached pool: ARP reaches only this segment, and a
+                    // relay's subnet is off-link (an unanswered probe there proves nothing).
+                    if subnet.pool == self.cfg.subnet.pool {
+                        outcome.probe = self.start_reclaim(now);
+                    }
                     return outcome;
                 };
                 // Held for the offer time only (RFC 2131 sections 3.1 and 4.4.1: a client that

@@ -566,3 +566,118 @@ fn nothing_is_sent_to_the_servers_own_address_or_hardware_address() {
     assert!(server.handle(&req, 67, anyone, 0, &mut out).reply.is_none());
     assert_eq!(server.stats.ignored, 3);
 }
+
+/// udhcpc's DISCOVER from made-up client `n` (client identifier and hardware address), through
+/// relay `giaddr` when not 0.0.0.0: a starvation tool's client.
+fn made_up(n: u8, giaddr: Ipv4Addr) -> Vec<u8> {
+    let template = requests(LINUX).into_iter().find(|r| parse_type(r) == MessageType::Discover).unwrap();
+    let id = [1, 0x02, 0, 0, 0, 0x5f, n];
+    let p = Packet::new_checked(&template).unwrap();
+    let mut s = vec![0u8; template.len()];
+    let mut req = Repr::parse(&p, &mut s).unwrap();
+    req.options.retain(|o| !matches!(o, DhcpOption::ClientId(_)));
+    req.push(DhcpOption::ClientId(&id)).unwrap();
+    req.chaddr[..6].copy_from_slice(&id[1..]);
+    req.giaddr = giaddr;
+    let mut out = vec![0u8; req.buffer_len()];
+    req.emit(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_full_pool_probes_its_oldest_holders_and_frees_the_silent_ones() {
+    let mut run = Run::new(Mode::Full);
+    let ip = |d: u8| Ipv4Addr::new(10, 213, 9, d);
+    run.server.cfg.subnet.pool = (ip(10), ip(15));
+    let start = run.now;
+    // A starvation tool binds every address with made-up clients, one a second, without
+    // DISCOVERs (this server grants a REQUEST for a free address), then declines two.
+    let flood: Vec<Vec<u8>> = (0..6).map(|n| made_up(n, Ipv4Addr::UNSPECIFIED)).collect();
+    for (n, f) in (10..).zip(&flood) {
+        let (reply, _) = run.feed(&select(f, ip(n)), 67);
+        assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Ack);
+        run.now += 1;
+    }
+    for n in [1, 4] {
+        let (_, o) = run.feed(&to_kind(&flood[n], MessageType::Decline, ip(10 + n as u8)), 67);
+        assert!(matches!(o.record, Some(Record::Decline { .. })));
+    }
+    let (ipxe, uefi) = (requests(BIOS_IPXE).swap_remove(0), requests(UEFI_PXE).swap_remove(0));
+    // Younger than the minimum age (60 s): the pool is full and nothing is probed.
+    run.now = start + 50;
+    let (reply, o) = run.feed(&ipxe, 67);
+    assert!(reply.is_none() && o.probe.is_empty(), "{:?}", o.probe);
+    assert_eq!(run.server.stats.pool_exhausted, 1);
+    // At 64 s, those bound by 4 s are old enough, oldest first; the declines (at 6 s) and the
+    // last binding (5 s) are not.
+    run.now = start + 64;
+    let (reply, o) = run.feed(&ipxe, 67);
+    assert!(reply.is_none());
+    assert_eq!(o.probe, [ip(10), ip(12), ip(13)]);
+    // One round at a time.
+    assert!(run.feed(&uefi, 67).1.probe.is_empty());
+    // While it is probed, 12's holder renews: that proves it present, the round leaves it be.
+    run.feed(&select(&flood[2], ip(12)), 67);
+    // A host answers ARP for 13: kept. Nobody answers for 10: reclaimed.
+    let records = run.server.reclaim_result(&o.probe, &[ip(13)], run.now);
+    assert_eq!(records, [Record::Reclaim { ip: ip(10) }]);
+    run.journal.extend(records);
+    let s = &run.server.stats;
+    assert_eq!((s.reclaim_probed, s.reclaimed, s.reclaim_kept), (3, 1, 1));
+    // The PXE client's next DISCOVER gets the reclaimed address, and binds it.
+    let (reply, _) = run.feed(&ipxe, 67);
+    assert_eq!(reply.unwrap().0.yiaddr(), ip(10));
+    let (reply, _) = run.feed(&select(&ipxe, ip(10)), 67);
+    assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Ack);
+    // Later the quarantined addresses are candidates too, oldest first; the kept address is
+    // not probed again within the minimum age, the renewed and new leases are young.
+    run.now = start + 70;
+    let (reply, o) = run.feed(&uefi, 67);
+    assert!(reply.is_none());
+    assert_eq!(o.probe, [ip(15), ip(11), ip(14)]);
+    // An answer that leaves an address of the round out (a late answer to an older round)
+    // decides nothing for it: 14 stays quarantined.
+    let records = run.server.reclaim_result(&[ip(15), ip(11)], &[], run.now);
+    assert_eq!(records, [Record::Reclaim { ip: ip(15) }, Record::Reclaim { ip: ip(11) }]);
+    run.journal.extend(records);
+    assert!(!run.server.leases().available(ip(14), "x", run.now));
+    let (reply, _) = run.feed(&uefi, 67);
+    assert!([ip(11), ip(15)].contains(&reply.unwrap().0.yiaddr()));
+    let s = &run.server.stats;
+    assert_eq!((s.reclaim_probed, s.reclaimed, s.reclaim_kept), (6, 3, 1));
+    // The journal, replayed at a restart, gives the same table.
+    let mut replayed = Leases::default();
+    for r in &run.journal {
+        replayed.apply(&serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap());
+    }
+    assert_eq!(replayed.snapshot(), run.server.leases().snapshot());
+    run.server.leases().check().unwrap();
+}
+
+#[test]
+fn a_round_given_up_decides_nothing_and_a_relays_full_pool_is_never_probed() {
+    let mut run = Run::new(Mode::Full);
+    let ip = |d: u8| Ipv4Addr::new(10, 213, 9, d);
+    run.server.cfg.subnet.pool = (ip(10), ip(10));
+    run.server.set_reclaim_after(5);
+    let start = run.now;
+    run.feed(&select(&made_up(1, Ipv4Addr::UNSPECIFIED), ip(10)), 67);
+    run.now = start + 5;
+    let ipxe = requests(BIOS_IPXE).swap_remove(0);
+    assert_eq!(run.feed(&ipxe, 67).1.probe, [ip(10)], "a minimum age of 5 s");
+    run.server.reclaim_abandoned();
+    assert!(run.server.reclaim_result(&[ip(10)], &[], run.now).is_empty(), "no round left to decide");
+    assert_eq!(run.server.leases().bound(run.now).count(), 1);
+    assert_eq!(run.feed(&ipxe, 67).1.probe, [ip(10)], "the next DISCOVER starts another");
+
+    // Off-link: an address behind a relay cannot be probed by ARP, so it is never reclaimed.
+    let mut run = Run::new(Mode::Full);
+    let relay = Ipv4Addr::new(192, 168, 40, 1);
+    run.server.cfg.relays[0].pool = (Ipv4Addr::new(192, 168, 40, 2), Ipv4Addr::new(192, 168, 40, 2));
+    let (reply, _) = run.feed(&select(&made_up(1, relay), Ipv4Addr::new(192, 168, 40, 2)), 67);
+    assert_eq!(msg_type(&reply.unwrap().0), v4::MessageType::Ack);
+    run.now += 3600 - 1;
+    let (reply, o) = run.feed(&made_up(2, relay), 67);
+    assert!(reply.is_none() && o.probe.is_empty(), "{:?}", o.probe);
+    assert_eq!((run.server.stats.pool_exhausted, run.server.stats.reclaim_probed), (1, 0));
+}
