@@ -7,14 +7,17 @@
 #
 #   bench/storm.sh                        # 1000 clients on a clean segment
 #   NETEM=1 bench/storm.sh                # 10 % loss, 10 % duplication, reordering, both ways (tc netem)
-#   IMPAIR=10 bench/storm.sh              # the same for DHCP and TFTP, applied in the client (for a
-#                                         # kernel without sch_netem); HTTP's TCP is not impaired
+#   KIMPAIR=10 bench/storm.sh             # the same in the kernel without sch_netem: nftables on each
+#                                         # veth's egress drops and duplicates 10 % of frames (numgen,
+#                                         # dup), and sends 10 % through a 1 Mbit/s HTB class that
+#                                         # delays them behind later ones; DHCP, TFTP and HTTP's TCP
+#   IMPAIR=10 bench/storm.sh              # the same for DHCP and TFTP, applied in the client
 #   FLOOD=5000 bench/storm.sh             # and a hostile relay floods made-up clients at 5000/s
 #   CLIENTS=200 FAULTS=20 bench/storm.sh  # SIGKILL the master 20 times during the storm
 #
 # Variables: CLIENTS (1000), SPREAD (10 s), DEADLINE (900 s: every client gives up then),
 # KERNEL_KIB (1024) and INITRD_KIB (4096): the sizes of the synthetic kernel and initrd served,
-# NETEM, FLOOD (DISCOVERs a second), FAULTS (kills, one every 2-6 s while clients are running).
+# NETEM, KIMPAIR and IMPAIR (percent), FLOOD (DISCOVERs a second), FAULTS (kills, one every 2-6 s while clients are running).
 # With FAULTS, every client afterwards asks for its address again (INIT-REBOOT) after one more
 # kill and restart: each must get the same address back (no lease lost, no address twice).
 #
@@ -29,13 +32,14 @@ REPO=$PWD
 [ "$(id -u)" = 0 ] || { echo "bench/storm.sh: run as root (network namespaces)" >&2; exit 1; }
 CLIENTS=${CLIENTS:-1000} SPREAD=${SPREAD:-10} DEADLINE=${DEADLINE:-900}
 KERNEL_KIB=${KERNEL_KIB:-1024} INITRD_KIB=${INITRD_KIB:-4096}
-NETEM=${NETEM:-} FLOOD=${FLOOD:-0} FAULTS=${FAULTS:-0} IMPAIR=${IMPAIR:-0}
-for v in CLIENTS DEADLINE KERNEL_KIB INITRD_KIB FLOOD FAULTS IMPAIR; do
+NETEM=${NETEM:-} FLOOD=${FLOOD:-0} FAULTS=${FAULTS:-0} IMPAIR=${IMPAIR:-0} KIMPAIR=${KIMPAIR:-0}
+for v in CLIENTS DEADLINE KERNEL_KIB INITRD_KIB FLOOD FAULTS IMPAIR KIMPAIR; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$v must be a whole number" >&2; exit 1; }
 done
 [ "$CLIENTS" -ge 1 ] && [ "$CLIENTS" -le 20000 ] || { echo "CLIENTS must be 1-20000" >&2; exit 1; }
 [ "$DEADLINE" -le 3600 ] || { echo "DEADLINE must be at most 3600 s" >&2; exit 1; }
 [ "$FLOOD" -le 20000 ] || { echo "FLOOD must be at most 20000/s" >&2; exit 1; }
+[ "$KIMPAIR" -le 50 ] && [ "$IMPAIR" -le 50 ] || { echo "KIMPAIR and IMPAIR must be at most 50 %" >&2; exit 1; }
 
 W=$REPO/target/bench-storm/$$
 NS_S=st-s-$$ NS_C=st-c-$$
@@ -72,6 +76,40 @@ if [ -n "$NETEM" ]; then
         ip netns exec "$1" tc qdisc add dev "$2" root netem loss 10% duplicate 10% delay 2ms reorder 90% 25%
     done
 fi
+# Loss, duplication and reordering of every frame a veth sends, with what this kernel has
+# (nftables' netdev egress hook, numgen, dup; HTB): a frame the egress chain gives priority 1:20
+# waits in a 1 Mbit/s class (at most 10 queued, the rest dropped) while later frames pass.
+kimpair() {
+    ip netns exec "$1" nft -f - <<NFT
+table netdev recon_impair {
+    chain out {
+        type filter hook egress device "$2" priority 0;
+        numgen random mod 100 < $KIMPAIR counter drop
+        numgen random mod 100 < $KIMPAIR counter dup to "$2"
+        numgen random mod 100 < $KIMPAIR counter meta priority set 1:20
+    }
+}
+NFT
+    ip netns exec "$1" tc qdisc add dev "$2" root handle 1: htb default 10 r2q 100000
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:10 htb rate 10gbit quantum 60000
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:20 htb rate 1mbit ceil 1mbit quantum 1600
+    ip netns exec "$1" tc qdisc add dev "$2" parent 1:20 handle 20: pfifo limit 10
+}
+# Frames dropped, duplicated, delayed (and dropped from the full delay queue) on each veth.
+kimpaired() {
+    for pair in "$NS_S s0" "$NS_C c0"; do
+        set -- $pair
+        local c q
+        c=$(ip netns exec "$1" nft list table netdev recon_impair | grep -o 'packets [0-9]*' | awk '{print $2}' | paste -sd/)
+        q=$(ip netns exec "$1" tc -s qdisc show dev "$2" | awk '/qdisc pfifo 20:/ {f=1} f && /dropped/ {gsub(",", ""); print $7; exit}')
+        echo "storm: $2 frames dropped/duplicated/delayed $c, dropped from the delay queue ${q:-0}"
+    done
+}
+if [ "$KIMPAIR" -gt 0 ]; then
+    command -v nft >/dev/null || { echo "bench/storm.sh: no nft (scripts/setup installs nftables)" >&2; exit 1; }
+    kimpair "$NS_S" s0
+    kimpair "$NS_C" c0
+fi
 
 KILLS=0 PEAK_KIB=0
 start_server() {
@@ -98,6 +136,7 @@ ip -n "$NS_S" route replace 10.80.0.0/16 via 10.79.0.2
 
 what="$CLIENTS clients over ${SPREAD}s, kernel ${KERNEL_KIB} KiB, initrd ${INITRD_KIB} KiB"
 [ -n "$NETEM" ] && what+=", netem (10 % loss, 10 % duplicates, reordering)"
+[ "$KIMPAIR" -gt 0 ] && what+=", every frame both ways $KIMPAIR % lost, duplicated, delayed (nftables, HTB)"
 [ "$FLOOD" -gt 0 ] && what+=", a flood of $FLOOD made-up clients a second"
 [ "$IMPAIR" -gt 0 ] && what+=", DHCP and TFTP impaired in the client ($IMPAIR % lost, duplicated, reordered)"
 echo "[storm] $what, $FAULTS faults" >&2
@@ -136,6 +175,7 @@ wait "$CLIENT_PID" || { echo "bench/storm.sh: storm.py failed" >&2; cat "$W/clie
 CLIENT_PID=""
 peak
 stats=$(ip netns exec "$NS_C" curl -s --max-time 10 http://10.79.0.1/api/v1/stats || echo '{}')
+[ "$KIMPAIR" -gt 0 ] && kimpaired
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 
 python3 - "$W" "$PEAK_KIB" "$KILLS" "$stats" <<'EOF'
