@@ -54,8 +54,9 @@ required:
 
 options:
   --address A.B.C.D/P   put this address on IF first (default: IF's first IPv4 address)
-  --dhcp MODE           auto: listen --probe seconds for another DHCP server, proxy if one
-                        answers, else full (default); full, proxy or off
+  --dhcp MODE           auto: listen --probe seconds for another DHCP server, no DHCP at all
+                        if one answers (the segment is somebody's network), else full
+                        (default); full, proxy (PXE clients only, beside another server) or off
   --probe SECS          how long auto listens (default 4)
   --reprobe SECS        while serving full DHCP, probe for another server this often (default
                         30); at the first sign of one, or of a router, auto stops answering DHCP

@@ -67,6 +67,9 @@ pub(crate) struct ServeArgs {
     pub(crate) poweroff_on_finish: bool,
     /// A node quiet this long before it is done is stuck (the board says where).
     pub(crate) stuck: Duration,
+    /// The agent's probe found this DHCP server, which turned `auto` off: said on the console
+    /// and the board as `auto`'s own probe would.
+    pub(crate) beside: Option<Ipv4Addr>,
 }
 
 impl ServeArgs {
@@ -96,6 +99,7 @@ impl ServeArgs {
             on_stick: false,
             poweroff_on_finish: false,
             stuck: Duration::from_millis(crate::serve::fleet::STUCK_MS),
+            beside: None,
         }
     }
 }
@@ -302,10 +306,17 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
     let ex = Rc::new(smol::LocalExecutor::new());
 
     smol::block_on(ex.run(async {
-        let mode = match args.dhcp {
-            DhcpChoice::Fixed(m) => m,
+        let (mode, found) = match args.dhcp {
+            DhcpChoice::Fixed(m) => (m, None),
             DhcpChoice::Auto => runtime::dhcp_client::auto_mode(&args.interface, mac, args.probe).await,
         };
+        // `auto` beside another DHCP server: loud, on the console and the board too.
+        if let Some(other) = args.beside.or(found) {
+            let msg = runtime::dhcp_client::beside_another_server(&args.interface, other);
+            log::warn!("{msg}");
+            runtime::console(&msg);
+            store.fleet().alert(runtime::clock::unix_ms(), msg);
+        }
         let http = format!("http://{server}");
         let cfg = Config {
             mode,

@@ -293,7 +293,8 @@ pub struct RackOpts {
     /// Print progress.
     pub progress: bool,
     /// A foreign DHCP server (dnsmasq, addresses only, no PXE) shares the segment, and recon
-    /// serves with `--dhcp auto`: it must hand out no address and boot the VMs by proxy.
+    /// serves with `--dhcp proxy` (`auto` would serve no DHCP there): it must hand out no address
+    /// and boot the VMs by proxy.
     pub foreign_dhcp: bool,
     /// More kernel arguments for every VM, after the master's own (`recon serve --append`).
     pub append: String,
@@ -394,7 +395,7 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
         "--data".into(),
         data.to_string_lossy().into_owned(),
         "--dhcp".into(),
-        if opts.foreign_dhcp { "auto" } else { "full" }.into(),
+        if opts.foreign_dhcp { "proxy" } else { "full" }.into(),
         "--append".into(),
         format!("panic=5 {}", opts.append).trim_end().to_owned(),
     ];
@@ -518,10 +519,6 @@ pub fn run_rack(vms: &[Vm], opts: &RackOpts) -> Report {
     drop(ns);
     let mut errors = Vec::new();
     if opts.foreign_dhcp {
-        let log = std::fs::read_to_string(&master_log).unwrap_or_default();
-        if !log.contains("ANOTHER DHCP SERVER") {
-            errors.push("recon did not report the foreign DHCP server".to_owned());
-        }
         let leases = std::fs::read_to_string(data.join("leases.jsonl")).unwrap_or_default();
         if leases.contains("bind") {
             errors.push(format!("recon handed out addresses beside a foreign server: {leases}"));

@@ -282,6 +282,7 @@ fn auto_mode_defers_to_a_foreign_server_and_gives_no_addresses() {
     let _foreign = foreign_dnsmasq(&other, "o0", "10.78.0.200,10.78.0.240,255.255.255.0,1h", &dir);
     m.start(&["--dhcp", "auto", "--probe", "3"]);
     assert!(m.log().contains("ANOTHER DHCP SERVER (10.78.0.250)"), "{}", m.log());
+    assert!(m.log().contains("DHCP Off") && m.log().contains("serves no DHCP here"), "{}", m.log());
     let dh = Dhclient::new(&dir);
     dh.run(&cli, &["-1"]);
     let (ip, server) = dh.lease();

@@ -45,7 +45,8 @@ pub enum Role {
 /// `recon.dhcp=` (as `recon serve --dhcp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DhcpPolicy {
-    /// Full unless another DHCP server answers the probe, then proxy.
+    /// Full unless another DHCP server answers the probe (or a router advertises itself), then
+    /// none.
     Auto,
     /// Hand out addresses.
     Full,

@@ -161,6 +161,8 @@ pub enum Action {
         address: Option<(Ipv4Addr, u8)>,
         /// The operator's finish powers this node off (not with `recon.poweroff=never`).
         poweroff_on_finish: bool,
+        /// The DHCP server Probe found, which turned `auto` off: the master says so, loudly.
+        beside: Option<Ipv4Addr>,
     },
     /// Find the master (the hint, else DHCP server id / beacon) and GET its manifest.
     FetchManifest {
@@ -506,16 +508,20 @@ mod tests {
     }
 
     #[test]
-    fn a_foreign_dhcp_server_makes_the_winner_serve_by_proxy() {
-        let mut a = Agent::new(facts(1, "root=live:CDLABEL=RECON", false), 0);
-        a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(Ipv4Addr::new(192, 168, 1, 1)) });
-        a.handle_timeout(100 + elect::ELECT_MS);
-        assert_eq!(a.phase(), "serve");
-        assert!(actions(&drain(&mut a)).contains(&&Action::StartMaster {
-            dhcp: DhcpPolicy::Proxy,
-            address: None,
-            poweroff_on_finish: true
-        }));
+    fn a_foreign_dhcp_server_turns_the_winners_dhcp_off_unless_asked_for() {
+        let other = Ipv4Addr::new(192, 168, 1, 1);
+        for (line, dhcp, beside) in [
+            ("", DhcpPolicy::Off, Some(other)),
+            ("recon.dhcp=proxy", DhcpPolicy::Proxy, None),
+            ("recon.dhcp=full", DhcpPolicy::Full, None),
+        ] {
+            let mut a = Agent::new(facts(1, &format!("root=live:CDLABEL=RECON {line}"), false), 0);
+            a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(other) });
+            a.handle_timeout(100 + elect::ELECT_MS);
+            assert_eq!(a.phase(), "serve");
+            let want = Action::StartMaster { dhcp, address: None, poweroff_on_finish: true, beside };
+            assert!(actions(&drain(&mut a)).contains(&&want), "{line:?}");
+        }
     }
 
     #[test]

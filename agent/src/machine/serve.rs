@@ -52,13 +52,15 @@ pub(super) enum Next {
 impl Serve {
     pub(super) fn start(ctx: &mut Ctx, now: Ms, foreign_dhcp: Option<Ipv4Addr>) -> Serve {
         let mut dhcp = ctx.facts.cmdline.dhcp;
-        // With another DHCP server on the segment, `auto` never hands out addresses.
-        if foreign_dhcp.is_some() && dhcp == DhcpPolicy::Auto {
-            dhcp = DhcpPolicy::Proxy;
+        // With another DHCP server on the segment, `auto` serves no DHCP at all: the segment is
+        // somebody's network (recon.dhcp=proxy or full say otherwise).
+        let beside = foreign_dhcp.filter(|_| dhcp == DhcpPolicy::Auto);
+        if beside.is_some() {
+            dhcp = DhcpPolicy::Off;
         }
         let address = ctx.facts.cmdline.address;
         let poweroff_on_finish = ctx.facts.cmdline.poweroff != super::PowerPolicy::Never;
-        ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish });
+        ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish, beside });
         let s = Serve {
             addr: None,
             started: false,

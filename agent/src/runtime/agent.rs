@@ -564,8 +564,8 @@ async fn perform(
             let r = dhcp_client::probe(iface, mac, Duration::from_secs(4), None).await;
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
-        Action::StartMaster { dhcp: policy, address, poweroff_on_finish } => {
-            let r = start_master(iface, mac, policy, address, poweroff_on_finish, opts).await.map(|started| {
+        Action::StartMaster { dhcp: policy, address, poweroff_on_finish, beside } => {
+            let r = start_master(iface, mac, policy, address, poweroff_on_finish, beside, opts).await.map(|started| {
                 let ip = started.server;
                 master.replace(Some(started));
                 ip
@@ -658,6 +658,7 @@ async fn start_master(
     policy: DhcpPolicy,
     address: Option<(Ipv4Addr, u8)>,
     poweroff_on_finish: bool,
+    beside: Option<Ipv4Addr>,
     opts: &AgentOpts,
 ) -> Result<Started, Failure> {
     let have = crate::master::interface_v4(iface);
@@ -699,6 +700,7 @@ async fn start_master(
     args.boot = opts.boot.clone();
     args.data = opts.data.clone();
     args.dhcp = dhcp;
+    args.beside = beside;
     args.names = vec!["bang".into(), "recon".into()];
     args.probe = Duration::from_secs(3);
     let (tx, rx) = smol::channel::bounded(1);

@@ -150,25 +150,30 @@ pub(crate) async fn probe(
     .await
 }
 
-/// Picks the mode for `auto`: proxy when another server answers the probe.
-pub(crate) async fn auto_mode(iface: &str, mac: Mac, wait: Duration) -> Mode {
+/// Picks the mode for `auto`: full on a segment no other DHCP server answers on, else none at
+/// all. Not even proxy DHCP: a segment with a DHCP server is somebody's network, and its PXE
+/// clients are not recon's to boot; `--dhcp proxy` (`recon.dhcp=proxy`) says they are.
+pub(crate) async fn auto_mode(iface: &str, mac: Mac, wait: Duration) -> (Mode, Option<Ipv4Addr>) {
     match probe(iface, mac, wait, None).await {
-        Ok(Some(server)) => {
-            log::warn!(
-                "dhcp: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: recon hands out no addresses here and \
-                 serves PXE clients by proxy (use --dhcp full to override)"
-            );
-            Mode::Proxy
-        }
+        Ok(Some(server)) => (Mode::Off, Some(server)),
         Ok(None) => {
             log::info!("dhcp: no other DHCP server answered on {iface} within {wait:?}: full mode");
-            Mode::Full
+            (Mode::Full, None)
         }
         Err(e) => {
-            log::warn!("dhcp: probe on {iface} failed ({e}); assuming another server may exist: proxy mode");
-            Mode::Proxy
+            log::warn!("dhcp: probe on {iface} failed ({e}); assuming another server may exist: no DHCP");
+            (Mode::Off, None)
         }
     }
+}
+
+/// What the console, the log and the board say when `auto` found another DHCP server.
+pub(crate) fn beside_another_server(iface: &str, server: Ipv4Addr) -> String {
+    format!(
+        "recon: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: this is not an isolated rack, so recon serves no \
+         DHCP here and PXE-boots nothing (boot with recon.dhcp=proxy, recon serve --dhcp proxy, to boot this \
+         segment's PXE clients by proxy beside it; recon.dhcp=full to hand out addresses too)"
+    )
 }
 
 /// A lease: the address, its prefix and the server's identifier.
