@@ -3,7 +3,8 @@
 //! node becomes the master by itself; peers PXE-boot the same image from it (iPXE, then dracut
 //! livenet fetching the ISO into RAM), inventory themselves, upload, and power off when they
 //! have a BMC; a second stick booted at the same time yields to the lower MAC and uploads as a
-//! peer. Then the operator finishes at the master's console: on the board that tty1 shows, `f`
+//! peer (unless its agent started more than the election's window before the first stick's:
+//! then it serves, the first yields to it, and its copy of the stick is the one checked). Then the operator finishes at the master's console: on the board that tty1 shows, `f`
 //! and `y` (keys sent to the VM's VGA console through QEMU's monitor, screenshots kept as
 //! board*.png; the power button only if the board does not answer), and the master writes its
 //! reports, unmounts RECONDATA and powers off. The stick image's RECONDATA partition is opened
@@ -295,6 +296,20 @@ fn untouched(disk: &Path) -> Result<(), String> {
     }
 }
 
+/// Two sticks whose agents start closer together than this elect the lower MAC whatever the
+/// order (`machine::elect`: the DHCP probe's 4 s and the election's 10 s, less a margin for the
+/// guests' clocks).
+const ELECTION_WINDOW_S: f64 = 10.0;
+
+/// When the agent started on a console, in the guest's seconds since boot (the kernel's
+/// timestamp on the agent's first line); both sticks are powered on at once, so the difference
+/// between two of these is about the difference between their agents' starts.
+fn agent_started(log: &str) -> Option<f64> {
+    let line = log.lines().find(|l| l.contains("agent::runtime::agent] agent: ") && l.contains(", BMC "))?;
+    let (_, rest) = line.split_once('[')?;
+    rest.split_once(']')?.0.trim().parse().ok()
+}
+
 /// Whether a second stick's console shows it became a peer of `master` by the election: it
 /// concluded `master` serves, or heard `master` (or a master at an address) start serving while
 /// it was still electing, and went on to fetch.
@@ -321,14 +336,17 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
         run(Command::new("cp").arg("--sparse=always").arg(&opts.image).arg(&to));
         to
     };
-    let master_vm = stick_vm(1);
-    let stick1 = copy("stick");
+    // The master is the stick that serves: the first (the lower MAC) unless the second's agent
+    // started well before it (see `ELECTION_WINDOW_S`); `running[0]` is the master from then on.
+    let mut master_vm = stick_vm(1);
+    let mut stick1 = copy("stick");
     let mut running = vec![start(&ns, &qemu, &master_vm, Some(&stick1), &opts.dir, t0)];
+    let mut stick2 = None;
     if opts.second_stick {
         let img = copy("stick2");
         running.push(start(&ns, &qemu, &stick_vm(2), Some(&img), &opts.dir, t0));
+        stick2 = Some(img);
     }
-    let master_log = running[0].log.clone();
     let serving = |log: &str| log.contains("http: serving");
     let limit = |r: &Running| r.story.on_s + opts.timeout.as_secs_f64();
 
@@ -338,7 +356,28 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let now = t0.elapsed().as_secs_f64();
-        let mlog = read(&master_log);
+        let sticks = if stick2.is_some() { 2 } else { 1 };
+        if !master_serving
+            && let Some(k) = (0..sticks).find(|&k| serving(&read(&running[k].log)))
+            && k == 1
+        {
+            // The second stick serves: its agent started first, by more than the election's
+            // window (boot jitter of two VMs on two TCG cores), or the election is broken.
+            let (lower, higher) = (agent_started(&read(&running[0].log)), agent_started(&read(&running[1].log)));
+            say(t0, &format!("stick2 serves: agents started at {higher:?} s (stick2) and {lower:?} s (stick)"));
+            let early = lower.zip(higher).map(|(l, h)| l - h);
+            if early.is_none_or(|e| e < ELECTION_WINDOW_S) {
+                errors.push(format!(
+                    "the higher MAC serves though its agent started only {early:?} s before the lower one's"
+                ));
+            }
+            running.swap(0, 1);
+            master_vm = stick_vm(2);
+            if let Some(img) = stick2.as_mut() {
+                std::mem::swap(img, &mut stick1);
+            }
+        }
+        let mlog = read(&running[0].log);
         if !master_serving && serving(&mlog) {
             master_serving = true;
             running[0].story.serving_s = Some(now);
@@ -354,7 +393,7 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
             errors.push(format!(
                 "the stick did not serve within {:?}; its console:\n{}",
                 opts.timeout,
-                tail(&master_log, 30)
+                tail(&running[0].log, 30)
             ));
             break;
         }
@@ -410,7 +449,7 @@ pub fn run_stick(opts: &StickOpts) -> StickReport {
                     s.problems.push("did not say it is done".into());
                 }
                 if s.stick && !yielded_to(&read(&r.log), &master_vm.mac_text()) {
-                    s.problems.push("the second stick did not yield to the lower MAC".into());
+                    s.problems.push(format!("the other stick did not yield to the master {}", master_vm.mac_text()));
                 }
                 done.push(r.story);
                 continue;
@@ -676,6 +715,17 @@ fn data_partition(image: &Path) -> Result<(u64, u64), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_agents_start_is_read_off_its_console() {
+        // From a stick run whose second stick's agent started 22.5 s before the first's.
+        let log = "M\u{1b}[K[  OK  ] Finished recon-boot-files.\n\
+                   [  182.262948] recon[743]: [INFO  agent::runtime::agent] agent: 0.1.0 on ens3 \
+                   (52:54:00:5c:00:01), BMC absent\n\
+                   [  182.265853] recon[743]: [INFO  agent::runtime::agent] agent: phase probe\n";
+        assert_eq!(super::agent_started(log), Some(182.262948));
+        assert_eq!(super::agent_started("[  1.0] kernel: hello\n"), None);
+    }
+
     #[test]
     fn a_second_stick_yields_however_it_heard_of_the_master() {
         let m = "52:54:00:5c:00:01";
