@@ -129,14 +129,24 @@ def answer(s):
 #[test]
 fn stalled_uploads_hold_disk_not_memory_and_keep_no_other_upload_out() {
     let _s = serial();
-    // Each stalled upload sent 3,900,000 of its 4,000,000 octets: eight of them hold 31.2 MB,
-    // almost eight times the budget, which is just room for one body.
+    // Each stalled upload sent 3,900,000 of its 4,000,000 octets: eight of them, one for each of
+    // eight nodes, hold 31.2 MB, almost eight times the budget, which is just room for one body.
+    // A second upload for a node whose first is still arriving is told 503 at once.
     const N: usize = 8;
     const LEN: usize = 4_000_000;
     const SENT: usize = 3_900_000;
     let lab = Lab::new("http-stall", &["--max-body", "4000000", "--body-budget", "4000000"], false);
     let (a, b) = ("52:54:00:00:00:72", "52:54:00:00:00:73");
     let (token_a, token_b) = (lab.token(a), lab.token(b));
+    // Nodes A and seven more, each with its token.
+    let stalled: Vec<(String, String)> = std::iter::once((a.to_owned(), token_a.clone()))
+        .chain((1..N).map(|k| {
+            let m = format!("52:54:00:00:01:{k:02x}");
+            let t = lab.token(&m);
+            (m, t)
+        }))
+        .collect();
+    let nodes_py: String = stalled.iter().map(|(m, t)| format!("(\"{m}\", \"{t}\"), ")).collect();
     let from_b = lab.node(b);
     std::fs::write(lab.dir.join("a.json"), padded_inventory(a, "SN-STALLED", LEN)).unwrap();
     std::fs::write(lab.dir.join("b.json"), padded_inventory(b, "SN-OTHER", 100_000)).unwrap();
@@ -150,10 +160,15 @@ fn stalled_uploads_hold_disk_not_memory_and_keep_no_other_upload_out() {
         r#"{PY_HTTP}
 body = open("{dir}/a.json", "rb").read()
 socks = []
-for i in range({N}):
+for mac, token in [{nodes_py}]:
     s = socket.create_connection(("{SERVER}", 80), timeout=30, source_address=("10.81.0.100", 0))
-    s.sendall(head("{a}", "{token_a}", len(body)) + body[:{SENT}])
+    s.sendall(head(mac, token, len(body)) + body[:{SENT}])
     socks.append(s)
+time.sleep(1)
+again = socket.create_connection(("{SERVER}", 80), timeout=30, source_address=("10.81.0.100", 0))
+again.sendall(head("{a}", "{token_a}", len(body)))
+print("again:", answer(again), flush=True)
+again.close()
 print("sent", flush=True)
 for _ in range(600):
     if os.path.exists("{dir}/release"):
@@ -211,6 +226,11 @@ print("done", flush=True)
     assert_eq!(r.status, 201, "{}\n{}", r.text(), lab.log());
     assert_eq!(stored_serial(&lab, b).as_deref(), Some("SN-OTHER"));
     assert_eq!(stats(&lab)["refused_budget"].as_u64(), Some(0));
+    let again = line(&std::fs::read_to_string(&log).unwrap(), "again:");
+    assert!(
+        again.contains(" 503 ") && again.contains("Retry-After: 2"),
+        "a second body for A while its first arrives: {again}"
+    );
     // The first stalled upload completes and is stored; the others close mid-body, and their
     // files go.
     std::fs::write(lab.dir.join("release"), b"").unwrap();
@@ -220,7 +240,8 @@ print("done", flush=True)
     assert!(said("done"), "{out}");
     assert_eq!(stored_serial(&lab, a).as_deref(), Some("SN-STALLED"));
     assert!(wait_for(Duration::from_secs(10), || incoming(&lab).is_empty()), "left: {:?}", incoming(&lab));
-    assert_eq!(stats(&lab)["uploads_incomplete"].as_u64(), Some(N as u64 - 1));
+    // Seven closed mid-body, and the second one for A refused.
+    assert_eq!(stats(&lab)["uploads_incomplete"].as_u64(), Some(N as u64));
 }
 
 #[test]

@@ -1032,6 +1032,14 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
         // request), and the file went with the `Incoming`.
         Ok(Err(rej)) => {
             Counts::bump(&shared.counts.uploads_incomplete, 1);
+            if rej.status == 503 {
+                // The node's earlier upload is still arriving (a retry while the first is not
+                // yet given up): again shortly.
+                let (head, body) = text_response(503, &rej.reason);
+                let mut o = reply(c, req, head.field("Retry-After", "2"), &body, false, cfg).await?;
+                o.mac = Some(mac);
+                return Ok(o);
+            }
             return reply_reject(c, req, &rej, false, Some(mac), cfg).await;
         }
         Err(e) => {
@@ -1086,9 +1094,14 @@ async fn upload(c: &mut Conn, req: &Request, shared: &Shared, mac: Mac, keep: bo
 
 /// What an upload hears when the data disk fails it: 507 Insufficient Storage (RFC 4918,
 /// section 11.5) for a full disk, so the agent tries again later and the upload lands once the
-/// operator makes room; 500 for anything else.
+/// operator makes room; 503 while the node's earlier upload is still arriving; 500 for
+/// anything else.
 fn storing_refusal(doing: &str, e: &io::Error) -> Reject {
-    let status = if matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded) { 507 } else { 500 };
+    let status = match e.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => 507,
+        io::ErrorKind::ResourceBusy => 503,
+        _ => 500,
+    };
     Reject::new(status, format!("{doing}: {e}"))
 }
 

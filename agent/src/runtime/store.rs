@@ -73,6 +73,8 @@ pub(crate) struct Store {
     stuck_ms: Arc<AtomicU64>,
     /// Events of clients not yet known to be real (see [`Unconfirmed`]).
     unconfirmed: Mutex<Unconfirmed>,
+    /// Nodes with an upload body arriving now: one at a time each (see [`Store::incoming`]).
+    arriving: Arc<Mutex<std::collections::HashSet<Mac>>>,
 }
 
 /// DHCP events of MACs the fleet does not know yet, held in memory: a DISCOVER, an offer, a NAK
@@ -229,6 +231,7 @@ impl Store {
             closed: std::sync::atomic::AtomicBool::new(false),
             stuck_ms,
             unconfirmed: Mutex::default(),
+            arriving: Arc::default(),
         });
         OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&store));
         Ok(store)
@@ -367,7 +370,10 @@ impl Store {
 
     /// A new, empty file in `<data>/incoming/` for an upload body from `mac` as it arrives
     /// (created with O_EXCL: never another upload's), removed when the [`Incoming`] drops. A
-    /// full disk if `expected` octets would not fit (see [`Incoming::append`]).
+    /// full disk if `expected` octets would not fit (see [`Incoming::append`]). One at a time per
+    /// node ([`io::ErrorKind::ResourceBusy`] while one arrives): an agent sends one inventory, so
+    /// what uploads in flight hold on the disk is bounded by the nodes holding tokens, not by the
+    /// connections one of them can open.
     pub(crate) fn incoming(&self, mac: Mac, expected: u64) -> io::Result<Incoming> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         if let Some(free) = free_space(&self.root)
@@ -375,13 +381,14 @@ impl Store {
         {
             return Err(disk_full(&self.root));
         }
+        let slot = Arriving::take(&self.arriving, mac)?;
         let dir = self.root.join(INCOMING);
         let mut tries = 0;
         loop {
             let n = SEQ.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("{}-{}-{n}", mac.dashed(), unix_ms()));
             match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok(Incoming { root: self.root.clone(), path, file, len: 0 }),
+                Ok(file) => return Ok(Incoming { root: self.root.clone(), path, file, len: 0, _slot: slot }),
                 // Another process on this directory (a second master) took the name.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 8 => tries += 1,
                 Err(e) => return Err(e),
@@ -622,6 +629,31 @@ pub(crate) struct Incoming {
     path: PathBuf,
     file: File,
     len: u64,
+    _slot: Arriving,
+}
+
+/// The node's one upload arriving; given back when dropped.
+struct Arriving {
+    set: Arc<Mutex<std::collections::HashSet<Mac>>>,
+    mac: Mac,
+}
+
+impl Arriving {
+    fn take(set: &Arc<Mutex<std::collections::HashSet<Mac>>>, mac: Mac) -> io::Result<Arriving> {
+        if !set.lock().unwrap_or_else(|e| e.into_inner()).insert(mac) {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                format!("an upload for {mac} is already arriving; one at a time per node"),
+            ));
+        }
+        Ok(Arriving { set: set.clone(), mac })
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.set.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.mac);
+    }
 }
 
 impl Incoming {
@@ -784,7 +816,10 @@ mod tests {
     fn incoming_bodies_are_files_of_their_own_removed_when_done_or_at_the_next_open() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
-        let (mut a, mut b) = (s.incoming(mac(4), 0).unwrap(), s.incoming(mac(4), 0).unwrap());
+        let (mut a, mut b) = (s.incoming(mac(4), 0).unwrap(), s.incoming(mac(5), 0).unwrap());
+        // One at a time per node: a second body for node 4 while its first arrives is refused.
+        let busy = s.incoming(mac(4), 0).err().unwrap();
+        assert_eq!(busy.kind(), io::ErrorKind::ResourceBusy, "{busy}");
         a.append(b"{\"a\":").unwrap();
         a.append(b"1}").unwrap();
         b.append(b"other").unwrap();
@@ -793,6 +828,8 @@ mod tests {
         assert_eq!(files(), 2, "one file each");
         drop(a);
         assert_eq!(files(), 1, "removed when dropped");
+        drop(s.incoming(mac(4), 0).unwrap());
+        assert_eq!(files(), 1, "node 4 may send again once its first body is done");
         // A body that could never fit is a full disk before it is sent.
         let e = s.incoming(mac(4), u64::MAX).err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::StorageFull);
