@@ -67,9 +67,9 @@ pub(crate) struct ServeArgs {
     pub(crate) poweroff_on_finish: bool,
     /// A node quiet this long before it is done is stuck (the board says where).
     pub(crate) stuck: Duration,
-    /// The agent's probe found this DHCP server, which turned `auto` off: said on the console
-    /// and the board as `auto`'s own probe would.
-    pub(crate) beside: Option<Ipv4Addr>,
+    /// What the agent found on the segment that turned `auto` off (another DHCP server, a host
+    /// with an address): said on the console and the board as `auto`'s own probe would.
+    pub(crate) not_alone: Option<String>,
 }
 
 impl ServeArgs {
@@ -99,7 +99,7 @@ impl ServeArgs {
             on_stick: false,
             poweroff_on_finish: false,
             stuck: Duration::from_millis(crate::serve::fleet::STUCK_MS),
-            beside: None,
+            not_alone: None,
         }
     }
 }
@@ -311,8 +311,8 @@ pub(crate) fn run_with(args: ServeArgs, ready: Option<smol::channel::Sender<Read
             DhcpChoice::Auto => runtime::dhcp_client::auto_mode(&args.interface, mac, args.probe).await,
         };
         // `auto` beside another DHCP server: loud, on the console and the board too.
-        if let Some(other) = args.beside.or(found) {
-            let msg = runtime::dhcp_client::beside_another_server(&args.interface, other);
+        if let Some(why) = args.not_alone.clone().or(found.map(runtime::dhcp_client::another_server)) {
+            let msg = runtime::dhcp_client::not_alone(&args.interface, &why);
             log::warn!("{msg}");
             runtime::console(&msg);
             store.fleet().alert(runtime::clock::unix_ms(), msg);

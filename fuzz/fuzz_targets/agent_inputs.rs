@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         ops = tail;
         now += u64::from(*arg) * 97;
         let ip = Ipv4Addr::new(10, 0, 0, *arg);
-        let input = match op % 10 {
+        let input = match op % 11 {
             0 => {
                 let n = usize::from(*arg).min(ops.len());
                 let (d, t) = ops.split_at(n);
@@ -82,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 Err(Failure::Local("x".into()))
             })),
+            10 => Some(Input::HostSeen { ip, mac: Mac([2, 0, 0, 0, 0, *arg]) }),
             _ => None,
         };
         match input {

@@ -238,3 +238,52 @@ fn two_masters_that_meet_resolve_to_the_lower_mac() {
 fn two_masters_on_the_same_address_resolve_to_the_lower_mac() {
     two_masters_meet("meet-same", "10.213.13.1/24", "10.213.13.1/24");
 }
+
+/// A stick booted on a segment where a host already has an address (somebody's network: the
+/// nodes of an isolated rack are off or PXE-booting, none has one) serves no DHCP and says why,
+/// unless the operator boots it with `recon.dhcp=full`.
+#[test]
+fn a_host_with_an_address_keeps_a_stick_from_serving_dhcp_unless_told_full() {
+    require_root();
+    let py = recon_tests::program("python3", "python3");
+    for (k, (line, want)) in [("", "DHCP Off"), ("recon.dhcp=full", "DHCP Full")].into_iter().enumerate() {
+        let dir = scratch_dir(&format!("election-host{k}"));
+        let hub = Netns::new("recon-host-hub");
+        hub.bridge("br0");
+        let (node, host) = (Netns::new("recon-host-n"), Netns::new("recon-host-h"));
+        for (ns, port) in [(&node, "p0"), (&host, "p1")] {
+            veth(ns, "eth0", &hub, port);
+            hub.exec_ok(&["ip", "link", "set", port, "master", "br0"]);
+        }
+        node.exec_ok(&["ip", "link", "set", "eth0", "address", &mac(1)]);
+        host.exec_ok(&["ip", "addr", "add", "10.213.14.50/24", "dev", "eth0"]);
+        // The host talks to a neighbour that is not there: its kernel asks ARP for it, from its
+        // address, for at most 60 s.
+        let talk = "import socket,time\n\
+                    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                    for _ in range(120):\n\
+                    \x20   s.sendto(b'x',('10.213.14.99',9))\n\
+                    \x20   time.sleep(0.5)\n";
+        let _talker = host.spawn(&[py.to_str().unwrap(), "-c", talk], &dir.join("talk.log"));
+        let boot = dir.join("boot");
+        std::fs::create_dir_all(&boot).unwrap();
+        let root = tree(&dir, 1);
+        let log_path = dir.join("node.log");
+        let _agent = agent(
+            &node,
+            &boot,
+            &dir.join("data"),
+            &root,
+            &format!("recon.poweroff=never recon.address=10.213.14.1/24 {line}"),
+            &log_path,
+        );
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(wait_for(Duration::from_secs(60), || log().contains("master 10.213.14.1/24 on eth0")), "{}", log());
+        let l = log();
+        assert!(l.contains("host-seen") && l.contains("10.213.14.50"), "the host was not heard:\n{l}");
+        assert!(l.contains(want), "{line:?}: not {want}:\n{l}");
+        if want == "DHCP Off" {
+            assert!(l.contains("A HOST WITH AN ADDRESS (10.213.14.50") && l.contains("serves no DHCP here"), "{l}");
+        }
+    }
+}

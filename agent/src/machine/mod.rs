@@ -141,6 +141,14 @@ pub enum Input {
     InventoryDone(Result<Vec<u8>, Failure>),
     /// The upload's HTTP status, or the transport error.
     UploadResult(Result<u16, Failure>),
+    /// A host with an address spoke on the segment (ARP) while this node probed and elected: the
+    /// segment is somebody's network, and `auto` serves no DHCP on it.
+    HostSeen {
+        /// Its address.
+        ip: Ipv4Addr,
+        /// Its MAC.
+        mac: Mac,
+    },
     /// [`Action::CheckMaster`]'s answer: that master serves a manifest naming its MAC there.
     MasterChecked(Result<(), Failure>),
     /// [`Action::StopMaster`] is done: this node's services are down, its store closed, and the
@@ -161,8 +169,9 @@ pub enum Action {
         address: Option<(Ipv4Addr, u8)>,
         /// The operator's finish powers this node off (not with `recon.poweroff=never`).
         poweroff_on_finish: bool,
-        /// The DHCP server Probe found, which turned `auto` off: the master says so, loudly.
-        beside: Option<Ipv4Addr>,
+        /// What Probe and Elect found on the segment that turned `auto` off (another DHCP server,
+        /// a host with an address): the master says so, loudly.
+        not_alone: Option<String>,
     },
     /// Find the master (the hint, else DHCP server id / beacon) and GET its manifest.
     FetchManifest {
@@ -275,6 +284,8 @@ pub(crate) struct Ctx {
     rng: u64,
     /// Masters whose beacons' claims did not hold, and until when their beacons are ignored.
     distrusted: Vec<(Mac, Ms)>,
+    /// The first host with an address heard while probing and electing.
+    pub(crate) host_seen: Option<(Ipv4Addr, Mac)>,
 }
 
 impl Ctx {
@@ -333,7 +344,7 @@ impl Agent {
         let seed =
             facts.mac.0.iter().fold(0x9e37_79b9_7f4a_7c15u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
                 | 1;
-        let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed, distrusted: Vec::new() };
+        let mut ctx = Ctx { facts, out: VecDeque::new(), rng: seed, distrusted: Vec::new(), host_seen: None };
         let phase = Probe::start(&mut ctx, now);
         let mut a = Agent { phase: Phase::Probe(phase), ctx };
         a.ctx.event("phase", "probe", String::new(), now);
@@ -349,6 +360,15 @@ impl Agent {
 
     /// Feeds an input at time `now`.
     pub fn handle_input(&mut self, now: Ms, input: Input) {
+        if let Input::HostSeen { ip, mac } = input {
+            // Only what is heard before this node decides counts: once it serves, its own
+            // clients have addresses.
+            if matches!(self.phase, Phase::Probe(_) | Phase::Elect(_)) && self.ctx.host_seen.is_none() {
+                self.ctx.host_seen = Some((ip, mac));
+                self.ctx.event("host-seen", self.phase.name(), format!("{ip} ({mac}) has an address here"), now);
+            }
+            return;
+        }
         self.advance(now, Some(input));
     }
 
@@ -508,19 +528,29 @@ mod tests {
     }
 
     #[test]
-    fn a_foreign_dhcp_server_turns_the_winners_dhcp_off_unless_asked_for() {
+    fn a_foreign_dhcp_server_or_a_configured_host_turns_the_winners_dhcp_off_unless_asked_for() {
         let other = Ipv4Addr::new(192, 168, 1, 1);
-        for (line, dhcp, beside) in [
-            ("", DhcpPolicy::Off, Some(other)),
-            ("recon.dhcp=proxy", DhcpPolicy::Proxy, None),
-            ("recon.dhcp=full", DhcpPolicy::Full, None),
+        let host = (Ipv4Addr::new(10, 0, 0, 5), Mac([2, 0, 0, 0, 0, 5]));
+        let server_said = Some("ANOTHER DHCP SERVER (192.168.1.1) ANSWERS".to_owned());
+        let host_said = Some("A HOST WITH AN ADDRESS (10.0.0.5, 02:00:00:00:00:05) SPEAKS".to_owned());
+        for (line, server, seen, dhcp, not_alone) in [
+            ("", Some(other), None, DhcpPolicy::Off, server_said.clone()),
+            ("", None, Some(host), DhcpPolicy::Off, host_said),
+            ("", None, None, DhcpPolicy::Auto, None),
+            ("recon.dhcp=proxy", Some(other), None, DhcpPolicy::Proxy, None),
+            ("recon.dhcp=full", Some(other), Some(host), DhcpPolicy::Full, None),
         ] {
             let mut a = Agent::new(facts(1, &format!("root=live:CDLABEL=RECON {line}"), false), 0);
-            a.handle_input(100, Input::ProbeResult { foreign_dhcp: Some(other) });
+            if let Some((ip, mac)) = seen {
+                a.handle_input(50, Input::HostSeen { ip, mac });
+            }
+            a.handle_input(100, Input::ProbeResult { foreign_dhcp: server });
             a.handle_timeout(100 + elect::ELECT_MS);
             assert_eq!(a.phase(), "serve");
-            let want = Action::StartMaster { dhcp, address: None, poweroff_on_finish: true, beside };
-            assert!(actions(&drain(&mut a)).contains(&&want), "{line:?}");
+            // Heard once serving: its own clients; changes nothing.
+            a.handle_input(200 + elect::ELECT_MS, Input::HostSeen { ip: host.0, mac: host.1 });
+            let want = Action::StartMaster { dhcp, address: None, poweroff_on_finish: true, not_alone };
+            assert!(actions(&drain(&mut a)).contains(&&want), "{line:?} {server:?} {seen:?}");
         }
     }
 

@@ -52,15 +52,21 @@ pub(super) enum Next {
 impl Serve {
     pub(super) fn start(ctx: &mut Ctx, now: Ms, foreign_dhcp: Option<Ipv4Addr>) -> Serve {
         let mut dhcp = ctx.facts.cmdline.dhcp;
-        // With another DHCP server on the segment, `auto` serves no DHCP at all: the segment is
-        // somebody's network (recon.dhcp=proxy or full say otherwise).
-        let beside = foreign_dhcp.filter(|_| dhcp == DhcpPolicy::Auto);
-        if beside.is_some() {
+        // With another DHCP server on the segment, or a host with an address (an isolated rack's
+        // nodes are off or PXE-booting: none has one), `auto` serves no DHCP at all: the segment
+        // is somebody's network (recon.dhcp=proxy or full say otherwise).
+        let seen = match (foreign_dhcp, ctx.host_seen) {
+            (Some(server), _) => Some(format!("ANOTHER DHCP SERVER ({server}) ANSWERS")),
+            (None, Some((ip, mac))) => Some(format!("A HOST WITH AN ADDRESS ({ip}, {mac}) SPEAKS")),
+            (None, None) => None,
+        };
+        let not_alone = seen.filter(|_| dhcp == DhcpPolicy::Auto);
+        if not_alone.is_some() {
             dhcp = DhcpPolicy::Off;
         }
         let address = ctx.facts.cmdline.address;
         let poweroff_on_finish = ctx.facts.cmdline.poweroff != super::PowerPolicy::Never;
-        ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish, beside });
+        ctx.action(Action::StartMaster { dhcp, address, poweroff_on_finish, not_alone });
         let s = Serve {
             addr: None,
             started: false,

@@ -329,6 +329,10 @@ impl Outbox {
     }
 }
 
+/// How long a node booted from its medium listens for hosts with addresses: past Probe (up to
+/// 8 s) and Elect (10 s).
+const HOST_WATCH: Duration = Duration::from_secs(30);
+
 /// How long the last events may take to reach the master before the node powers off or says it
 /// is done: long enough for one retry after a timed-out post.
 const FLUSH_LIMIT: Duration = Duration::from_secs(15);
@@ -395,6 +399,21 @@ async fn drive(
                 if let std::net::SocketAddr::V4(f) = from {
                     let _ = tx.send(Input::Beacon { from: *f.ip(), data: buf[..n].to_vec() }).await;
                 }
+            }
+        })
+        .detach();
+    }
+    if facts.cmdline.role == crate::machine::Role::Auto && !facts.cmdline.pxe_booted() {
+        // A node booted from its own medium listens while it probes and elects for a host that
+        // has an address: an isolated rack has none (its nodes are off or PXE-booting).
+        let (tx, iface) = (tx.clone(), iface.clone());
+        ex.spawn(async move {
+            match super::arp::first_host(&iface, mac, HOST_WATCH).await {
+                Ok(Some((ip, mac))) => {
+                    let _ = tx.send(Input::HostSeen { ip, mac }).await;
+                }
+                Ok(None) => {}
+                Err(e) => log::warn!("agent: cannot listen for hosts on {iface}: {e}"),
             }
         })
         .detach();
@@ -564,12 +583,13 @@ async fn perform(
             let r = dhcp_client::probe(iface, mac, Duration::from_secs(4), None).await;
             Some(Input::ProbeResult { foreign_dhcp: r.ok().flatten() })
         }
-        Action::StartMaster { dhcp: policy, address, poweroff_on_finish, beside } => {
-            let r = start_master(iface, mac, policy, address, poweroff_on_finish, beside, opts).await.map(|started| {
-                let ip = started.server;
-                master.replace(Some(started));
-                ip
-            });
+        Action::StartMaster { dhcp: policy, address, poweroff_on_finish, not_alone } => {
+            let r =
+                start_master(iface, mac, policy, address, poweroff_on_finish, not_alone, opts).await.map(|started| {
+                    let ip = started.server;
+                    master.replace(Some(started));
+                    ip
+                });
             Some(Input::ServeStarted(r))
         }
         Action::FetchManifest { hint } => Some(Input::Manifest(fetch_manifest(iface, mac, hint).await)),
@@ -658,7 +678,7 @@ async fn start_master(
     policy: DhcpPolicy,
     address: Option<(Ipv4Addr, u8)>,
     poweroff_on_finish: bool,
-    beside: Option<Ipv4Addr>,
+    not_alone: Option<String>,
     opts: &AgentOpts,
 ) -> Result<Started, Failure> {
     let have = crate::master::interface_v4(iface);
@@ -666,10 +686,17 @@ async fn start_master(
     let address = match (have, policy) {
         (Some(_), _) => None,
         // Behind a foreign DHCP server, take an address from it rather than invent one.
-        (None, DhcpPolicy::Proxy | DhcpPolicy::Off) => {
+        (None, DhcpPolicy::Proxy) => {
             ensure_address(iface, mac).await?;
             None
         }
+        // No DHCP (asked for, or `auto` on a segment that is not an isolated rack): a lease if a
+        // server gives one, else the chosen address or recon's default, probed first (RFC
+        // 5227), so the board and the API still say why.
+        (None, DhcpPolicy::Off) => match ensure_address(iface, mac).await {
+            Ok(_) => None,
+            Err(_) => Some(address.unwrap_or((Ipv4Addr::new(10, 213, 0, 1), 16))),
+        },
         (None, _) => Some(address.unwrap_or((Ipv4Addr::new(10, 213, 0, 1), 16))),
     };
     let dhcp = match policy {
@@ -700,7 +727,7 @@ async fn start_master(
     args.boot = opts.boot.clone();
     args.data = opts.data.clone();
     args.dhcp = dhcp;
-    args.beside = beside;
+    args.not_alone = not_alone;
     args.names = vec!["bang".into(), "recon".into()];
     args.probe = Duration::from_secs(3);
     let (tx, rx) = smol::channel::bounded(1);

@@ -72,6 +72,45 @@ pub(crate) fn conflict(frame: &[u8], ip: Ipv4Addr, ours: Mac) -> Option<Mac> {
     (spa == ip || (spa.is_unspecified() && tpa == ip)).then_some(Mac(sha))
 }
 
+/// The sender of an ARP frame that has an address (not a probe's 0.0.0.0), and its MAC: a host
+/// configured on this segment (RFC 826; RFC 5227 section 2.1.1 for the probe).
+pub(crate) fn sender(frame: &[u8]) -> Option<(Ipv4Addr, Mac)> {
+    if frame.get(12..14)? != ETHERTYPE_ARP.to_be_bytes() || frame.get(14..20)? != [0, 1, 8, 0, 6, 4] {
+        return None;
+    }
+    let sha: [u8; 6] = frame.get(22..28)?.try_into().ok()?;
+    let spa = Ipv4Addr::from(<[u8; 4]>::try_from(frame.get(28..32)?).ok()?);
+    (!spa.is_unspecified()).then_some((spa, Mac(sha)))
+}
+
+/// The first host with an address heard on `iface` within `limit` (any ARP frame but a probe's
+/// and this machine's own), if one speaks.
+pub(crate) async fn first_host(iface: &str, ours: Mac, limit: Duration) -> io::Result<Option<(Ipv4Addr, Mac)>> {
+    let sock = open(iface)?;
+    let until = Instant::now() + limit;
+    let mut buf = [0u8; 1600];
+    loop {
+        let frame = smol::future::or(
+            async {
+                sock.read_with(|fd| recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io::Error::from))
+                    .await
+                    .map(Some)
+            },
+            async {
+                smol::Timer::at(until).await;
+                Ok(None)
+            },
+        )
+        .await?;
+        let Some(n) = frame else { return Ok(None) };
+        if let Some((ip, mac)) = sender(buf.get(..n).unwrap_or_default())
+            && mac != ours
+        {
+            return Ok(Some((ip, mac)));
+        }
+    }
+}
+
 //--- The socket
 
 /// A packet socket on `iface`, every protocol (ARP is filtered here).
@@ -200,6 +239,19 @@ mod tests {
     const US: Mac = Mac([0x52, 0x54, 0, 0, 0, 1]);
     const THEM: Mac = Mac([0x52, 0x54, 0, 0, 0, 2]);
     const IP: Ipv4Addr = Ipv4Addr::new(10, 213, 0, 1);
+
+    #[test]
+    fn a_configured_host_is_told_by_its_arp_sender_address() {
+        let them = Mac([2, 0, 0, 0, 0, 7]);
+        let asks = request(them, Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(sender(&asks), Some((Ipv4Addr::new(10, 0, 0, 5), them)));
+        // A probe (RFC 5227) comes from a host that has no address yet.
+        assert_eq!(sender(&request(them, Ipv4Addr::UNSPECIFIED, Ipv4Addr::new(10, 0, 0, 5))), None);
+        let mut ip = asks;
+        ip[12..14].copy_from_slice(&[8, 0]);
+        assert_eq!(sender(&ip), None, "not ARP");
+        assert_eq!(sender(&asks[..30]), None, "short");
+    }
 
     #[test]
     fn a_probe_is_a_broadcast_request_from_nowhere() {

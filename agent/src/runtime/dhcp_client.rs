@@ -167,12 +167,19 @@ pub(crate) async fn auto_mode(iface: &str, mac: Mac, wait: Duration) -> (Mode, O
     }
 }
 
-/// What the console, the log and the board say when `auto` found another DHCP server.
-pub(crate) fn beside_another_server(iface: &str, server: Ipv4Addr) -> String {
+/// What `auto` found another DHCP server say.
+pub(crate) fn another_server(server: Ipv4Addr) -> String {
+    format!("ANOTHER DHCP SERVER ({server}) ANSWERS")
+}
+
+/// What the console, the log and the board say when `auto` turned DHCP off: `why` is what
+/// showed the segment is not an isolated rack.
+pub(crate) fn not_alone(iface: &str, why: &str) -> String {
     format!(
-        "recon: ANOTHER DHCP SERVER ({server}) ANSWERS ON {iface}: this is not an isolated rack, so recon serves no \
-         DHCP here and PXE-boots nothing (boot with recon.dhcp=proxy, recon serve --dhcp proxy, to boot this \
-         segment's PXE clients by proxy beside it; recon.dhcp=full to hand out addresses too)"
+        "recon: {why} ON {iface}: this is not an isolated rack, so recon serves no DHCP here and PXE-boots \
+         nothing (boot with recon.dhcp=proxy, recon serve --dhcp proxy, to boot this segment's PXE clients by proxy \
+         beside another DHCP server; recon.dhcp=full to hand out addresses too, only on a segment that is yours \
+         alone)"
     )
 }
 
