@@ -84,7 +84,8 @@ pub(crate) fn sender(frame: &[u8]) -> Option<(Ipv4Addr, Mac)> {
 }
 
 /// The first host with an address heard on `iface` within `limit` (any ARP frame but a probe's
-/// and this machine's own), if one speaks.
+/// and this machine's own), if one speaks. A link-local address (169.254/16, RFC 3927) is one a
+/// host gave itself for want of a DHCP server: no sign of a configured network.
 pub(crate) async fn first_host(iface: &str, ours: Mac, limit: Duration) -> io::Result<Option<(Ipv4Addr, Mac)>> {
     let sock = open(iface)?;
     let until = Instant::now() + limit;
@@ -105,6 +106,7 @@ pub(crate) async fn first_host(iface: &str, ours: Mac, limit: Duration) -> io::R
         let Some(n) = frame else { return Ok(None) };
         if let Some((ip, mac)) = sender(buf.get(..n).unwrap_or_default())
             && mac != ours
+            && !ip.is_link_local()
         {
             return Ok(Some((ip, mac)));
         }
