@@ -102,6 +102,38 @@ while time.time() < end:
 print(json.dumps({"sent": n, "answered": len(took), "slowest": max(took, default=None)}))
 "#;
 
+/// busybox udhcpc on `iface`: at most `tries` DISCOVERs 2 s apart (bounded by timeout(1)); the
+/// address leased, or what it said. Not exec_ok: udhcpc -n exits 1 with no lease, which the
+/// callers report.
+fn udhcpc(ns: &Netns, iface: &str, tries: u32, busybox: &std::path::Path) -> Result<String, String> {
+    let (tries, limit) = (tries.to_string(), (3 * tries).max(60).to_string());
+    let out = ns
+        .command(&[
+            "timeout",
+            &limit,
+            busybox.to_str().unwrap(),
+            "udhcpc",
+            "-i",
+            iface,
+            "-n",
+            "-q",
+            "-f",
+            "-t",
+            &tries,
+            "-T",
+            "2",
+            "-s",
+            "/bin/true",
+        ])
+        .output()
+        .expect("udhcpc");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.split("lease of ").nth(1).and_then(|r| r.split_whitespace().next()))
+        .map(str::to_owned)
+        .ok_or(text.clone())
+}
+
 fn stats(ns: &Netns) -> serde_json::Value {
     let out = ns.exec_ok(&["curl", "-sS", "--max-time", "5", "http://10.79.0.1/api/v1/stats"]);
     serde_json::from_slice(&out.stdout)
@@ -195,34 +227,9 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
 
     // The real client: udhcpc, a DISCOVER every 2 s, at most 30 (60 s), bounded by timeout(1).
     let asked = Instant::now();
-    // Not exec_ok: udhcpc -n exits 1 with no lease, which the assertion below reports.
-    let out = cli
-        .command(&[
-            "timeout",
-            "90",
-            busybox.to_str().unwrap(),
-            "udhcpc",
-            "-i",
-            "cli0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "30",
-            "-T",
-            "2",
-            "-s",
-            "/bin/true",
-        ])
-        .output()
-        .expect("udhcpc");
+    let lease = udhcpc(&cli, "cli0", 30, &busybox);
     let took = asked.elapsed();
-    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    let ip = text
-        .lines()
-        .find_map(|l| l.split("lease of ").nth(1).and_then(|r| r.split_whitespace().next()))
-        .unwrap_or_else(|| panic!("udhcpc got no lease: {text}\n{}", log()))
-        .to_owned();
+    let ip = lease.unwrap_or_else(|text| panic!("udhcpc got no lease: {text}\n{}", log()));
     eprintln!("the real client had {ip} {:.1} s after it first asked", took.as_secs_f64());
     assert!(took < Duration::from_secs(60), "{took:?}");
     // The holder's INFORMs, sent all through the round, were each answered at once.
@@ -263,32 +270,12 @@ fn a_pool_bound_and_declined_by_a_flood_is_reclaimed_for_a_real_client_but_a_liv
     let _master = start_master(&m, &dir, "master-2.log");
     let log2 = std::fs::read_to_string(dir.join("master-2.log")).unwrap_or_default();
     assert!(log2.contains("12 journal lines replayed, 5 addresses known"), "{log2}");
-    let out = flood
-        .command(&[
-            "timeout",
-            "60",
-            busybox.to_str().unwrap(),
-            "udhcpc",
-            "-i",
-            "f0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "3",
-            "-T",
-            "2",
-            "-s",
-            "/bin/true",
-        ])
-        .output()
-        .expect("udhcpc");
-    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    let second = text
-        .lines()
-        .find_map(|l| l.split("lease of ").nth(1).and_then(|r| r.split_whitespace().next()))
-        .unwrap_or_else(|| panic!("udhcpc got no lease after the restart: {text}"));
-    assert!(["10.79.0.3", "10.79.0.4", "10.79.0.5", "10.79.0.6"].contains(&second) && second != ip, "{second}");
+    let second = udhcpc(&flood, "f0", 3, &busybox)
+        .unwrap_or_else(|text| panic!("udhcpc got no lease after the restart: {text}"));
+    assert!(
+        ["10.79.0.3", "10.79.0.4", "10.79.0.5", "10.79.0.6"].contains(&second.as_str()) && second != ip,
+        "{second}"
+    );
     // Published every second: the OFFER and ACK show once they are.
     let mut s = serde_json::Value::Null;
     assert!(wait_for(Duration::from_secs(5), || {

@@ -548,6 +548,8 @@ fn ip_checksum(header: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// Opened for each beacon (one every 2 s) and closed again: a packet socket kept open would be
+/// handed a copy of every frame on the link, the master's downloads included, to no reader.
 async fn beacon_from_nowhere(iface: &str, mac: Mac, payload: &[u8]) -> std::io::Result<()> {
     let sock = super::arp::open(iface)?;
     super::arp::send_frame(&sock, &nowhere_frame(mac, payload)).await

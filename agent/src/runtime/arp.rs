@@ -91,19 +91,7 @@ pub(crate) async fn first_host(iface: &str, ours: Mac, limit: Duration) -> io::R
     let until = Instant::now() + limit;
     let mut buf = [0u8; 1600];
     loop {
-        let frame = smol::future::or(
-            async {
-                sock.read_with(|fd| recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io::Error::from))
-                    .await
-                    .map(Some)
-            },
-            async {
-                smol::Timer::at(until).await;
-                Ok(None)
-            },
-        )
-        .await?;
-        let Some(n) = frame else { return Ok(None) };
+        let Some(n) = next_frame(&sock, &mut buf, until).await? else { return Ok(None) };
         if let Some((ip, mac)) = sender(buf.get(..n).unwrap_or_default())
             && mac != ours
             && !ip.is_link_local()
@@ -135,23 +123,25 @@ pub(crate) async fn send_frame(sock: &Async<OwnedFd>, frame: &[u8]) -> io::Resul
     sock.write_with(|fd| send(fd.as_raw_fd(), frame, MsgFlags::empty()).map_err(io::Error::from)).await.map(|_| ())
 }
 
+/// The next frame's length in `buf`, or `None` once `until` has passed.
+async fn next_frame(sock: &Async<OwnedFd>, buf: &mut [u8], until: Instant) -> io::Result<Option<usize>> {
+    smol::future::or(
+        async {
+            sock.read_with(|fd| recv(fd.as_raw_fd(), buf, MsgFlags::empty()).map_err(io::Error::from)).await.map(Some)
+        },
+        async {
+            smol::Timer::at(until).await;
+            Ok(None)
+        },
+    )
+    .await
+}
+
 /// Watches `sock` until `until` for a conflict over `ip`.
 async fn listen(sock: &Async<OwnedFd>, ip: Ipv4Addr, ours: Mac, until: Instant) -> io::Result<Option<Mac>> {
     let mut buf = [0u8; 1600];
     loop {
-        let frame = smol::future::or(
-            async {
-                sock.read_with(|fd| recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io::Error::from))
-                    .await
-                    .map(Some)
-            },
-            async {
-                smol::Timer::at(until).await;
-                Ok(None)
-            },
-        )
-        .await?;
-        let Some(n) = frame else { return Ok(None) };
+        let Some(n) = next_frame(sock, &mut buf, until).await? else { return Ok(None) };
         if let Some(other) = conflict(buf.get(..n).unwrap_or_default(), ip, ours) {
             return Ok(Some(other));
         }
@@ -199,19 +189,7 @@ async fn listen_many(
 ) -> io::Result<()> {
     let mut buf = [0u8; 1600];
     while present.len() < ips.len() {
-        let frame = smol::future::or(
-            async {
-                sock.read_with(|fd| recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io::Error::from))
-                    .await
-                    .map(Some)
-            },
-            async {
-                smol::Timer::at(until).await;
-                Ok(None)
-            },
-        )
-        .await?;
-        let Some(n) = frame else { break };
+        let Some(n) = next_frame(sock, &mut buf, until).await? else { break };
         let frame = buf.get(..n).unwrap_or_default();
         if let Some(&ip) = ips.iter().find(|&&ip| !present.contains(&ip) && conflict(frame, ip, ours).is_some()) {
             present.push(ip);

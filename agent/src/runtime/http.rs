@@ -1147,7 +1147,6 @@ async fn receive_upload(
         c.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", cfg.send_timeout).await?;
     }
     let deadline = Instant::now() + cfg.body_timeout;
-    let slow = || Reject::new(408, format!("the body did not arrive within {} s", cfg.body_timeout.as_secs()));
     if let Some(n) = req.content_length {
         let mut left = n;
         loop {
@@ -1162,11 +1161,8 @@ async fn receive_upload(
             if left == 0 {
                 break;
             }
-            match c.read_more(deadline).await {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
-                Err(e) => return Err(e),
+            if let Err(rej) = more_body(c, deadline, cfg).await? {
+                return Ok(Err(rej));
             }
         }
     } else {
@@ -1191,17 +1187,27 @@ async fn receive_upload(
             if dec.done() {
                 break;
             }
-            match c.read_more(deadline).await {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
-                Err(e) => return Err(e),
+            if let Err(rej) = more_body(c, deadline, cfg).await? {
+                return Ok(Err(rej));
             }
         }
     }
     // The buffer grew to hold a flush's worth; a kept-alive connection needs no more than a head.
     c.buf.shrink_to(16 * 1024);
     Ok(Ok(file))
+}
+
+/// Reads more of a body into the connection's buffer by `deadline`: a closed connection is the
+/// outer `Err`, a body too slow a 408 to send.
+async fn more_body(c: &mut Conn, deadline: Instant, cfg: &HttpConfig) -> io::Result<Result<(), Reject>> {
+    match c.read_more(deadline).await {
+        Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Ok(_) => Ok(Ok(())),
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+            Ok(Err(Reject::new(408, format!("the body did not arrive within {} s", cfg.body_timeout.as_secs()))))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Appends `chunk` to `file` on a blocking thread (a write may wait on the disk, and the
@@ -1301,15 +1307,11 @@ async fn read_body(
         c.write_all(b"HTTP/1.1 100 Continue\r\n\r\n", cfg.send_timeout).await?;
     }
     let deadline = Instant::now() + cfg.body_timeout;
-    let slow = || Reject::new(408, format!("the body did not arrive within {} s", cfg.body_timeout.as_secs()));
     if let Some(n) = req.content_length {
         let n = usize::try_from(n).map_err(io::Error::other)?;
         while c.buf.len() < n {
-            match c.read_more(deadline).await {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
-                Err(e) => return Err(e),
+            if let Err(rej) = more_body(c, deadline, cfg).await? {
+                return Ok(Err(rej));
             }
         }
         return Ok(Ok(c.buf.drain(..n).collect()));
@@ -1330,11 +1332,8 @@ async fn read_body(
         if dec.done() {
             return Ok(Ok(body));
         }
-        match c.read_more(deadline).await {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Err(slow())),
-            Err(e) => return Err(e),
+        if let Err(rej) = more_body(c, deadline, cfg).await? {
+            return Ok(Err(rej));
         }
     }
 }
